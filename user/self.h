@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Self-observability: what redscope itself attached, holds and lost. */
+#ifndef REDSCOPE_SELF_H
+#define REDSCOPE_SELF_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include "prom.h"
+
+/* A program (by its BPF function name, e.g. "http_enter_read") and whether it
+ * is attached. required=true programs gate /health/ready. detail says why it is
+ * not attached (NULL when attached). Calling again for the same name updates. */
+void self__program(const char *collector, const char *name, bool attached, bool required,
+		   const char *detail);
+/* A map whose fill is exported as redscope_map_entries/redscope_map_capacity. */
+void self__map(const char *name, int map_fd, __u32 capacity);
+/* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h). */
+void self__drops(const char *collector, int drops_map_fd);
+/* Startup finished (all collectors tried): /health/startup turns 200. */
+void self__set_started(void);
+
+/* redscope_* families and the standard process_* ones. */
+void self__render(struct prom *p);
+/* 1 when every required program is attached; otherwise 0 and why in reason. */
+bool self__ready(char *reason, size_t reasonsz);
+/* JSON for /health/detailed. */
+void self__health_json(struct prom *out);
+
+void self__reset(void); /* for tests and shutdown */
+
+#endif
