@@ -1,6 +1,7 @@
 # redscope: one Makefile, output under build/. `make V=1` shows full commands.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 OUT       := build
 ARCH      := x86
@@ -18,7 +19,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX)) -Iinclude -Ibpf -I/usr/include/$(MULTIARCH) -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -std=gnu11 \

@@ -4,6 +4,10 @@
 #ifndef REDSCOPE_HIST_H
 #define REDSCOPE_HIST_H
 
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
 /* Most boundaries a histogram may have; bucket HIST_MAX_BOUNDS is +Inf. */
 #define HIST_MAX_BOUNDS 20
 #define HIST_SLOTS (HIST_MAX_BOUNDS + 1)

@@ -1,25 +1,442 @@
-/* SPDX-License-Identifier: MIT */
-/* Placeholder until the HTTP collector lands (being written now). */
+// SPDX-License-Identifier: MIT
+/*
+ * HTTP/1.x collector, userspace side: loads bpf/http.bpf.c, then at each
+ * scrape reads its maps (http_stats, http_endpoints, http_conns) and renders
+ * the http_* families. Nothing here sees individual requests.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "collector.h"
+#include "drops.h"
+#include "http.h"
+#include "http.skel.h"
+#include "log.h"
+#include "self.h"
+
+static struct http_bpf *skel;
+static struct bpf_link **links;
+static size_t nr_links;
+static const struct config *conf;
+/* Scrapes may overlap; they share nothing but this lock's short sections. */
+static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const method_names[HTTP_M__MAX] = HTTP_METHOD_NAMES;
+
+struct endpoint {
+	__u32 id;
+	char service[HTTP_SERVICE_LEN + 1];
+	char endpoint[HTTP_EP_LEN + 1];
+};
+
+/* One http_stats entry, summed over CPUs, with its labels resolved. */
+struct series {
+	const struct endpoint *ep;
+	__u16 method, status;
+	struct http_stats st;
+};
+
+static int fill_bounds(volatile __u64 *dst, const double *src, unsigned n, double scale)
+{
+	unsigned i;
+
+	for (i = 0; i < n && i < HIST_MAX_BOUNDS; i++)
+		dst[i] = (__u64)llround(src[i] * scale);
+	return i;
+}
 
 static int start(const struct config *cfg)
 {
-	(void)cfg;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	int err;
+
+	conf = cfg;
+	skel = http_bpf__open();
+	if (!skel) {
+		err = -errno;
+		log_error("http: cannot open BPF object: %s", strerror(-err));
+		return err;
+	}
+	skel->rodata->nr_dur_bounds = fill_bounds(skel->rodata->dur_bounds,
+						  cfg->http_duration_buckets,
+						  cfg->http_n_duration_buckets, 1e9);
+	skel->rodata->nr_size_bounds = fill_bounds(
+		skel->rodata->size_bounds, cfg->http_size_buckets, cfg->http_n_size_buckets, 1);
+	skel->rodata->max_endpoints = cfg->http_max_endpoints;
+
+	err = http_bpf__load(skel);
+	if (err) {
+		log_error("http: cannot load BPF programs: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Attach one by one so each program's state is reported on its own. */
+	links = calloc(32, sizeof(*links));
+	if (!links) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		const char *name = bpf_program__name(prog);
+
+		link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			log_warn("http: cannot attach %s (%s): %s", name,
+				 bpf_program__section_name(prog), strerror(-err));
+			self__program("http", name, false, true, strerror(-err));
+			continue;
+		}
+		if (nr_links < 32)
+			links[nr_links++] = link;
+		self__program("http", name, true, true, NULL);
+	}
+	self__map("http_conns", bpf_map__fd(skel->maps.http_conns),
+		  bpf_map__max_entries(skel->maps.http_conns));
+	self__map("http_args", bpf_map__fd(skel->maps.http_args),
+		  bpf_map__max_entries(skel->maps.http_args));
+	self__map("http_endpoints", bpf_map__fd(skel->maps.http_endpoints),
+		  bpf_map__max_entries(skel->maps.http_endpoints));
+	self__map("http_services", bpf_map__fd(skel->maps.http_services),
+		  bpf_map__max_entries(skel->maps.http_services));
+	self__map("http_stats", bpf_map__fd(skel->maps.http_stats),
+		  bpf_map__max_entries(skel->maps.http_stats));
+	self__drops("http", bpf_map__fd(skel->maps.drops));
+	log_info("http: %zu programs attached", nr_links);
 	return 0;
+
+cleanup:
+	http_bpf__destroy(skel);
+	skel = NULL;
+	return err;
+}
+
+/* ---- reading the maps -------------------------------------------------------- */
+
+static int cmp_endpoint_id(const void *a, const void *b)
+{
+	const struct endpoint *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static struct endpoint *read_endpoints(size_t *count)
+{
+	int fd = bpf_map__fd(skel->maps.http_endpoints);
+	struct http_ep_key key, next, *prev = NULL;
+	struct endpoint *eps = NULL, *tmp;
+	size_t n = 0, cap = 0;
+	__u32 id;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &id))
+			continue; /* deleted meanwhile */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(eps, cap * sizeof(*eps));
+			if (!tmp)
+				break;
+			eps = tmp;
+		}
+		eps[n].id = id;
+		memcpy(eps[n].service, key.service, HTTP_SERVICE_LEN);
+		eps[n].service[HTTP_SERVICE_LEN] = 0;
+		memcpy(eps[n].endpoint, key.endpoint, HTTP_EP_LEN);
+		eps[n].endpoint[HTTP_EP_LEN] = 0;
+		n++;
+	}
+	qsort(eps, n, sizeof(*eps), cmp_endpoint_id);
+	*count = n;
+	return eps;
+}
+
+static void sum_cpus(struct http_stats *dst, const struct http_stats *percpu, int ncpu)
+{
+	int c, i;
+
+	memset(dst, 0, sizeof(*dst));
+	for (c = 0; c < ncpu; c++) {
+		const struct http_stats *s = &percpu[c];
+
+		dst->dur_sum_ns += s->dur_sum_ns;
+		dst->req_bytes_sum += s->req_bytes_sum;
+		dst->resp_bytes_sum += s->resp_bytes_sum;
+		for (i = 0; i < HIST_SLOTS; i++) {
+			dst->dur[i] += s->dur[i];
+			dst->req_bytes[i] += s->req_bytes[i];
+			dst->resp_bytes[i] += s->resp_bytes[i];
+		}
+	}
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+	const struct series *x = a, *y = b;
+	int r;
+
+	r = strcmp(x->ep->service, y->ep->service);
+	if (!r)
+		r = strcmp(x->ep->endpoint, y->ep->endpoint);
+	if (!r)
+		r = (int)x->method - (int)y->method;
+	if (!r)
+		r = (int)x->status - (int)y->status;
+	return r;
+}
+
+static struct series *read_series(const struct endpoint *eps, size_t neps, size_t *count)
+{
+	int fd = bpf_map__fd(skel->maps.http_stats), ncpu = libbpf_num_possible_cpus();
+	struct http_stats_key key, next, *prev = NULL;
+	struct series *rows = NULL, *tmp;
+	struct http_stats *percpu;
+	struct endpoint probe;
+	size_t n = 0, cap = 0;
+
+	percpu = calloc(ncpu, sizeof(*percpu)); /* sizeof is a multiple of 8 */
+	if (!percpu)
+		return NULL;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue;
+		probe.id = key.endpoint_id;
+		const struct endpoint *ep =
+			bsearch(&probe, eps, neps, sizeof(*eps), cmp_endpoint_id);
+		if (!ep || key.method >= HTTP_M__MAX)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(rows, cap * sizeof(*rows));
+			if (!tmp)
+				break;
+			rows = tmp;
+		}
+		rows[n].ep = ep;
+		rows[n].method = key.method;
+		rows[n].status = key.status;
+		sum_cpus(&rows[n].st, percpu, ncpu);
+		n++;
+	}
+	free(percpu);
+	qsort(rows, n, sizeof(*rows), cmp_series);
+	*count = n;
+	return rows;
+}
+
+static __u64 series_count(const struct http_stats *st)
+{
+	__u64 n = 0;
+	int i;
+
+	for (i = 0; i < HIST_SLOTS; i++)
+		n += st->dur[i];
+	return n;
+}
+
+/* ---- rendering ------------------------------------------------------------------ */
+
+enum hist_kind { H_DURATION, H_REQ_SIZE, H_RESP_SIZE };
+
+/* One histogram family over (service, method, endpoint): statuses are summed. */
+static void render_histogram(struct prom *p, const struct series *rows, size_t n,
+			     enum hist_kind kind)
+{
+	__u64 counts[HIST_SLOTS];
+	double sum;
+	size_t i = 0, j;
+	int b;
+	const double *bounds;
+	unsigned nb;
+	const char *name;
+
+	if (kind == H_DURATION) {
+		name = "http_request_duration_seconds";
+		bounds = conf->http_duration_buckets;
+		nb = conf->http_n_duration_buckets;
+	} else {
+		name = kind == H_REQ_SIZE ? "http_request_size_bytes" : "http_response_size_bytes";
+		bounds = conf->http_size_buckets;
+		nb = conf->http_n_size_buckets;
+	}
+
+	while (i < n) {
+		memset(counts, 0, sizeof(counts));
+		sum = 0;
+		for (j = i; j < n && rows[j].ep == rows[i].ep && rows[j].method == rows[i].method;
+		     j++) {
+			const struct http_stats *st = &rows[j].st;
+			const __u64 *src = kind == H_DURATION	? st->dur
+					   : kind == H_REQ_SIZE ? st->req_bytes
+								: st->resp_bytes;
+
+			for (b = 0; b < HIST_SLOTS; b++)
+				counts[b] += src[b];
+			sum += kind == H_DURATION   ? st->dur_sum_ns / 1e9
+			       : kind == H_REQ_SIZE ? (double)st->req_bytes_sum
+						    : (double)st->resp_bytes_sum;
+		}
+		/* The kernel counted above-all values in slot nb: the +Inf bucket. */
+		const char *labels[] = {"service", rows[i].ep->service, "method",
+					method_names[rows[i].method], "endpoint",
+					rows[i].ep->endpoint, NULL};
+		prom__histogram(p, name, labels, bounds, counts, nb, sum);
+		i = j;
+	}
+}
+
+struct service_gauge {
+	char service[HTTP_SERVICE_LEN + 1];
+	__u64 in_progress;
+};
+
+static int cmp_gauge(const void *a, const void *b)
+{
+	return strcmp(((const struct service_gauge *)a)->service,
+		      ((const struct service_gauge *)b)->service);
+}
+
+/* Requests read and not yet answered, from the live connection table. */
+static void render_in_progress(struct prom *p)
+{
+	int sfd = bpf_map__fd(skel->maps.http_services), cfd = bpf_map__fd(skel->maps.http_conns);
+	char skey[HTTP_SERVICE_LEN], snext[HTTP_SERVICE_LEN], *sprev = NULL;
+	struct http_conn_key ckey, cnext, *cprev = NULL;
+	struct service_gauge *g = NULL, *tmp, probe;
+	struct http_conn conn;
+	size_t n = 0, cap = 0, i;
+
+	while (bpf_map_get_next_key(sfd, sprev, snext) == 0) {
+		memcpy(skey, snext, sizeof(skey));
+		sprev = skey;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			tmp = realloc(g, cap * sizeof(*g));
+			if (!tmp)
+				break;
+			g = tmp;
+		}
+		memcpy(g[n].service, skey, HTTP_SERVICE_LEN);
+		g[n].service[HTTP_SERVICE_LEN] = 0;
+		g[n].in_progress = 0;
+		n++;
+	}
+	qsort(g, n, sizeof(*g), cmp_gauge);
+	while (bpf_map_get_next_key(cfd, cprev, &cnext) == 0) {
+		ckey = cnext;
+		cprev = &ckey;
+		if (bpf_map_lookup_elem(cfd, &ckey, &conn) || !conn.count)
+			continue;
+		memcpy(probe.service, conn.service, HTTP_SERVICE_LEN);
+		probe.service[HTTP_SERVICE_LEN] = 0;
+		struct service_gauge *hit = bsearch(&probe, g, n, sizeof(*g), cmp_gauge);
+		if (hit)
+			hit->in_progress += conn.count;
+	}
+	prom__family(p, "http_requests_in_progress", "gauge",
+		     "HTTP requests read by the server and not yet answered.");
+	for (i = 0; i < n; i++) {
+		const char *labels[] = {"service", g[i].service, NULL};
+		prom__sample_u64(p, "http_requests_in_progress", labels, g[i].in_progress);
+	}
+	free(g);
 }
 
 static void render(struct prom *p)
 {
-	(void)p;
+	struct endpoint *eps;
+	struct series *rows;
+	size_t neps = 0, nrows = 0, i;
+	char status[8];
+
+	if (!skel)
+		return;
+	pthread_mutex_lock(&render_lock);
+	eps = read_endpoints(&neps);
+	rows = read_series(eps, neps, &nrows);
+
+	prom__family(p, "http_requests_total", "counter",
+		     "HTTP requests answered, by service, method, endpoint and status.");
+	for (i = 0; i < nrows; i++) {
+		snprintf(status, sizeof(status), "%u", rows[i].status);
+		const char *labels[] = {"service",  rows[i].ep->service,
+					"method",   method_names[rows[i].method],
+					"endpoint", rows[i].ep->endpoint,
+					"status",   status,
+					NULL};
+		prom__sample_u64(p, "http_requests_total", labels, series_count(&rows[i].st));
+	}
+	prom__family(p, "http_request_duration_seconds", "histogram",
+		     "From the first byte of the request read to the last byte of the response "
+		     "written.");
+	render_histogram(p, rows, nrows, H_DURATION);
+	prom__family(p, "http_request_size_bytes", "histogram",
+		     "Bytes of the request: request line, headers and body.");
+	render_histogram(p, rows, nrows, H_REQ_SIZE);
+	prom__family(p, "http_response_size_bytes", "histogram",
+		     "Bytes of the response: status line, headers and body.");
+	render_histogram(p, rows, nrows, H_RESP_SIZE);
+	render_in_progress(p);
+
+	free(rows);
+	free(eps);
+	pthread_mutex_unlock(&render_lock);
+}
+
+/* Processes that exit close their sockets without close(2): forget them. */
+static void tick(void)
+{
+	static unsigned ticks;
+	int fd;
+	struct http_conn_key key, next, *prev = NULL;
+	__u64 akey, anext, *aprev = NULL;
+
+	if (!skel || ++ticks % 5)
+		return;
+	fd = bpf_map__fd(skel->maps.http_conns);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (kill(key.tgid, 0) && errno == ESRCH)
+			bpf_map_delete_elem(fd, &key);
+	}
+	fd = bpf_map__fd(skel->maps.http_args);
+	while (bpf_map_get_next_key(fd, aprev, &anext) == 0) {
+		akey = anext;
+		aprev = &akey;
+		if (kill(akey >> 32, 0) && errno == ESRCH)
+			bpf_map_delete_elem(fd, &akey);
+	}
 }
 
 static void stop(void)
 {
+	size_t i;
+
+	for (i = 0; i < nr_links; i++)
+		bpf_link__destroy(links[i]);
+	free(links);
+	links = NULL;
+	nr_links = 0;
+	http_bpf__destroy(skel);
+	skel = NULL;
 }
 
 const struct collector http_collector = {
 	.name = "http",
 	.start = start,
 	.render = render,
+	.tick = tick,
 	.stop = stop,
 };

@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * HTTP/1.x server metrics from syscall tracepoints, for every process.
+ *
+ * accept/accept4 (exit)   a socket the process accepted: start tracking it
+ * read-like (enter/exit)  parse requests: method, endpoint, start time, size
+ * write-like (enter/exit) parse responses: status, framing; on the last byte,
+ *                         count the request into http_stats
+ * close (enter)           finish a response that ends with the connection
+ *
+ * Everything is aggregated here, in exact buckets; userspace only reads maps.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "http.h"
+#include "drops.h"
+#include "http_parse.h"
+
+#define EEXIST 17
+
+/* Only the fields we read: naming vmlinux's whole task_struct would pull types
+ * into our BTF that clang 14 encodes in a way the kernel rejects. CO-RE still
+ * matches it against the running kernel's task_struct. */
+struct task_struct___rs {
+	struct task_struct___rs *group_leader;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
+/* Set by userspace before load; bounds in nanoseconds and bytes. */
+const volatile __u64 dur_bounds[HIST_MAX_BOUNDS] = {};
+const volatile __u32 nr_dur_bounds = 0;
+const volatile __u64 size_bounds[HIST_MAX_BOUNDS] = {};
+const volatile __u32 nr_size_bounds = 0;
+const volatile __u32 max_endpoints = 100;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct http_conn_key);
+	__type(value, struct http_conn);
+} http_conns SEC(".maps");
+
+/* Arguments of a syscall in flight on a tracked socket, by thread. */
+enum io_kind { IO_FLAT = 0, IO_IOV, IO_NONE };
+struct io_args {
+	__u64 buf; /* buffer, or iovec array */
+	__u64 iovcnt;
+	__u32 fd;
+	__u32 kind;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct io_args);
+} http_args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct http_ep_key);
+	__type(value, __u32);
+} http_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, char[HTTP_SERVICE_LEN]);
+	__type(value, struct http_service);
+} http_services SEC(".maps");
+
+/* Endpoint id allocator: ids start at 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} http_ep_seq SEC(".maps");
+
+/* Entries are only created for series that occur, hence no preallocation:
+ * per-CPU values would otherwise cost max_entries * CPUs up front. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct http_stats_key);
+	__type(value, struct http_stats);
+} http_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Per-CPU room for what does not fit the 512-byte stack. */
+struct scratch {
+	char buf[HTTP_WINDOW];
+	struct http_ep_key ek;
+	char pad[HTTP_EP_PAD]; /* endpoint writes are masked to HTTP_EP_MASK */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} http_scratch SEC(".maps");
+
+/* Never written: the initial value of new entries. */
+struct zeroes {
+	struct http_stats stats;
+	struct http_conn conn;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zeroes);
+} http_zero SEC(".maps");
+
+static __always_inline void drop(__u32 reason)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&drops, &reason);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+static __always_inline struct zeroes *zeroes(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&http_zero, &zero);
+}
+
+static __always_inline __u32 bucket(const volatile __u64 *bounds, __u32 n, __u64 v)
+{
+	__u32 b = hist_bucket(bounds, n, v);
+
+	return b < HIST_SLOTS ? b : HIST_SLOTS - 1;
+}
+
+/* ---- endpoints ------------------------------------------------------------- */
+
+static __always_inline __u32 new_endpoint_id(struct http_ep_key *ek)
+{
+	__u32 zero = 0, id, *found;
+	__u64 *seq;
+	long err;
+
+	seq = bpf_map_lookup_elem(&http_ep_seq, &zero);
+	if (!seq)
+		return 0;
+	id = __sync_fetch_and_add(seq, 1) + 1;
+	err = bpf_map_update_elem(&http_endpoints, ek, &id, BPF_NOEXIST);
+	if (!err)
+		return id;
+	if (err == -EEXIST) { /* another CPU interned it first */
+		found = bpf_map_lookup_elem(&http_endpoints, ek);
+		if (found)
+			return *found;
+	}
+	drop(DROP_MAP_FULL);
+	return 0;
+}
+
+/* The id of (service, endpoint) in ek, interning it within the per-service cap. */
+static __always_inline __u32 endpoint_id(struct http_ep_key *ek)
+{
+	struct http_service *svc, fresh = {};
+	__u32 *id;
+
+	id = bpf_map_lookup_elem(&http_endpoints, ek);
+	if (id)
+		return *id;
+
+	svc = bpf_map_lookup_elem(&http_services, ek->service);
+	if (!svc) {
+		bpf_map_update_elem(&http_services, ek->service, &fresh, BPF_NOEXIST);
+		svc = bpf_map_lookup_elem(&http_services, ek->service);
+		if (!svc) {
+			drop(DROP_MAP_FULL);
+			return 0;
+		}
+	}
+	if (ek->endpoint[0] != '_' &&
+	    __sync_fetch_and_add(&svc->nr_endpoints, 1) < (__u64)max_endpoints)
+		return new_endpoint_id(ek);
+
+	/* Over the cap: the request still counts, under "_other". */
+	__builtin_memset(ek->endpoint, 0, sizeof(ek->endpoint));
+	__builtin_memcpy(ek->endpoint, HTTP_OTHER, sizeof(HTTP_OTHER));
+	id = bpf_map_lookup_elem(&http_endpoints, ek);
+	if (id)
+		return *id;
+	return new_endpoint_id(ek);
+}
+
+/* ---- reading the syscall's buffer ------------------------------------------ */
+
+/*
+ * Copies up to HTTP_WINDOW bytes found at byte offset off of the syscall's
+ * data (total bytes long) into dst, staying inside one iovec. Returns the
+ * number of bytes copied.
+ */
+static __always_inline __u32 load_window(const struct io_args *a, __u64 off, __u64 total,
+					 char *dst)
+{
+	__u64 src = 0, len = 0, left = total - off;
+	struct iovec iov;
+	__u32 j;
+
+	if (off >= total || a->kind == IO_NONE)
+		return 0;
+	if (a->kind == IO_FLAT) {
+		src = a->buf + off;
+		len = left;
+	} else {
+		for (j = 0; j < HTTP_MAX_IOV; j++) {
+			if (j >= a->iovcnt)
+				return 0;
+			if (bpf_probe_read_user(&iov, sizeof(iov),
+						(void *)(a->buf + j * sizeof(iov)))) {
+				drop(DROP_READ_FAILED);
+				return 0;
+			}
+			if (off < iov.iov_len) {
+				src = (__u64)iov.iov_base + off;
+				len = iov.iov_len - off;
+				break;
+			}
+			off -= iov.iov_len;
+		}
+		if (!src)
+			return 0;
+		if (len > left)
+			len = left;
+	}
+	if (len > HTTP_WINDOW)
+		len = HTTP_WINDOW;
+	if (bpf_probe_read_user(dst, len, (void *)src)) {
+		drop(DROP_READ_FAILED);
+		return 0;
+	}
+	return len;
+}
+
+/* ---- counting a finished request -------------------------------------------- */
+
+static __always_inline void record(const struct http_req *req, __u16 status, __u64 end_ns,
+				   __u64 resp_bytes)
+{
+	struct http_stats_key key = {
+		.endpoint_id = req->endpoint_id, .method = req->method, .status = status};
+	struct http_stats *st;
+	struct zeroes *z;
+	__u64 dur;
+
+	st = bpf_map_lookup_elem(&http_stats, &key);
+	if (!st) {
+		z = zeroes();
+		if (!z)
+			return;
+		bpf_map_update_elem(&http_stats, &key, &z->stats, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&http_stats, &key);
+		if (!st) {
+			drop(DROP_MAP_FULL);
+			return;
+		}
+	}
+	dur = end_ns > req->start_ns ? end_ns - req->start_ns : 0;
+	st->dur[bucket(dur_bounds, nr_dur_bounds, dur)]++;
+	st->dur_sum_ns += dur;
+	st->req_bytes[bucket(size_bounds, nr_size_bounds, req->bytes)]++;
+	st->req_bytes_sum += req->bytes;
+	st->resp_bytes[bucket(size_bounds, nr_size_bounds, resp_bytes)]++;
+	st->resp_bytes_sum += resp_bytes;
+}
+
+/* The oldest request's response is complete: count it and dequeue it. */
+static __always_inline void complete_head(struct http_conn *c)
+{
+	struct http_req *req = &c->q[c->head & (HTTP_PIPELINE - 1)];
+
+	if (req->endpoint_id) /* 0: its endpoint could not be stored, already a drop */
+		record(req, c->status, c->last_write_ns, c->resp_bytes);
+	c->head = (c->head + 1) & (HTTP_PIPELINE - 1);
+	c->count--;
+	c->status = 0;
+	c->resp_mode = RESP_NONE;
+	c->resp_bytes = 0;
+	c->resp_expected = 0;
+}
+
+static __always_inline struct http_req *tail_req(struct http_conn *c)
+{
+	if (!c->count)
+		return 0;
+	return &c->q[(c->head + c->count - 1) & (HTTP_PIPELINE - 1)];
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* A new request starts at byte off of this read. Returns bytes consumed, or 0 to stop. */
+static __always_inline __u64 start_request(struct http_conn *c, struct http_conn_key *ck,
+					   struct scratch *s, __u32 n, __u64 now)
+{
+	struct http_head h = {};
+	struct http_req *req;
+	__u32 target = 0;
+	int method;
+
+	method = http_parse_method(s->buf, n, &target);
+	if (method < 0) {
+		if (!c->is_http) /* not an HTTP server socket: stop watching it */
+			bpf_map_delete_elem(&http_conns, ck);
+		return 0;
+	}
+	c->is_http = 1;
+
+	/* Fallback end for a response whose end we could not see: the next
+	 * request on a connection that does not pipeline. */
+	if (c->count == 1 && c->status &&
+	    (c->resp_mode == RESP_UNKNOWN || c->resp_mode == RESP_CHUNKED))
+		complete_head(c);
+
+	if (c->count >= HTTP_PIPELINE) {
+		drop(DROP_QUEUE_FULL);
+		return 0;
+	}
+	req = &c->q[(c->head + c->count) & (HTTP_PIPELINE - 1)];
+	req->start_ns = now;
+	req->method = method;
+
+	__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
+	__builtin_memcpy(s->ek.service, c->service, sizeof(s->ek.service));
+	if (http_normalize(s->buf, target, n, s->ek.endpoint)) {
+		__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
+		__builtin_memcpy(s->ek.endpoint, HTTP_OTHER, sizeof(HTTP_OTHER));
+	}
+	req->endpoint_id = endpoint_id(&s->ek);
+	c->count++;
+
+	http_scan_head(s->buf, 0, n, &h);
+	if (!h.end) {
+		req->bytes = n;
+		c->req_state = REQ_HEADERS;
+		return n;
+	}
+	req->bytes = h.end;
+	if (h.chunked) {
+		c->req_state = REQ_UNKNOWN;
+	} else if (h.content_length > 0) {
+		c->req_state = REQ_BODY;
+		c->req_remaining = h.content_length;
+	} else {
+		c->req_state = REQ_IDLE;
+	}
+	return h.end;
+}
+
+/*
+ * One syscall's buffer being walked, request by request (or response by
+ * response). Only scalars: it is passed to global functions, which the
+ * verifier checks once on their own instead of once per call site.
+ */
+struct walk {
+	struct io_args a;
+	struct http_conn_key ck;
+	__u64 total, off, now;
+};
+
+/* One request (or a continuation of one) out of a read buffer; 1 stops the walk. */
+__noinline int http_read_one(struct walk *w)
+{
+	struct http_head h = {};
+	struct http_req *req;
+	struct http_conn *c;
+	struct scratch *s;
+	__u64 take, used;
+	__u32 n, zero = 0;
+
+	if (!w || w->off >= w->total)
+		return 1;
+	c = bpf_map_lookup_elem(&http_conns, &w->ck);
+	s = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!c || !s)
+		return 1;
+	req = tail_req(c);
+	if (c->req_state == REQ_BODY) {
+		take = w->total - w->off;
+		if (take > c->req_remaining)
+			take = c->req_remaining;
+		if (req)
+			req->bytes += take;
+		c->req_remaining -= take;
+		w->off += take;
+		if (!c->req_remaining)
+			c->req_state = REQ_IDLE;
+		return 0;
+	}
+	if (c->req_state == REQ_UNKNOWN) {
+		if (req)
+			req->bytes += w->total - w->off;
+		return 1;
+	}
+	n = load_window(&w->a, w->off, w->total, s->buf);
+	if (!n)
+		return 1;
+	if (c->req_state == REQ_HEADERS) {
+		http_scan_head(s->buf, 0, n, &h);
+		if (!h.end) {
+			if (req)
+				req->bytes += n;
+			w->off += n;
+			return 0;
+		}
+		if (req)
+			req->bytes += h.end;
+		w->off += h.end;
+		if (h.chunked) {
+			c->req_state = REQ_UNKNOWN;
+		} else if (h.content_length > 0) {
+			c->req_state = REQ_BODY;
+			c->req_remaining = h.content_length;
+		} else {
+			c->req_state = REQ_IDLE;
+		}
+		return 0;
+	}
+	used = start_request(c, &w->ck, s, n, w->now);
+	if (!used) {
+		/* Bytes that start no request on an HTTP connection (an
+		 * early-answered body, junk) belong to no new request. */
+		if (c->is_http && req)
+			req->bytes += w->total - w->off;
+		return 1;
+	}
+	w->off += used;
+	return 0;
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+/* Did this write end with the last chunk ("0\r\n\r\n")? */
+static __always_inline int ends_last_chunk(const struct io_args *a, __u64 total,
+					   struct scratch *s)
+{
+	if (total < 5 || load_window(a, total - 5, total, s->buf) != 5)
+		return 0;
+	return s->buf[0] == '0' && s->buf[1] == '\r' && s->buf[2] == '\n' && s->buf[3] == '\r' &&
+	       s->buf[4] == '\n';
+}
+
+/* A response starts at this write's byte off. Returns bytes of header consumed
+ * by an interim (1xx) response, 0 for a final response, -1 to stop. */
+static __always_inline int start_response(struct http_conn *c, struct scratch *s, __u32 n)
+{
+	struct http_head h = {};
+	struct http_req *head = &c->q[c->head & (HTTP_PIPELINE - 1)];
+	int status;
+
+	status = http_parse_status(s->buf, n);
+	if (status < 0)
+		return -1;
+	http_scan_head(s->buf, 0, n, &h);
+	if (status < 200 && status != 101) /* 100 Continue and friends: not the answer */
+		return h.end ? (int)h.end : -1;
+
+	c->status = status;
+	c->resp_bytes = 0;
+	if (c->count == 1) /* whatever is read next is a new request */
+		c->req_state = REQ_IDLE;
+	if (!h.end) {
+		c->resp_mode = RESP_UNKNOWN;
+	} else if (head->method == HTTP_M_HEAD || status == 204 || status == 304 || status == 101) {
+		c->resp_mode = RESP_LENGTH;
+		c->resp_expected = h.end;
+	} else if (h.chunked) {
+		c->resp_mode = RESP_CHUNKED;
+	} else if (h.content_length >= 0) {
+		c->resp_mode = RESP_LENGTH;
+		c->resp_expected = h.end + h.content_length;
+	} else {
+		c->resp_mode = RESP_UNKNOWN; /* ends with the connection */
+	}
+	return 0;
+}
+
+/* One response (or part of one) out of a write buffer; 1 stops the walk. */
+__noinline int http_write_one(struct walk *w)
+{
+	struct http_conn *c;
+	struct scratch *s;
+	__u64 take, need;
+	__u32 n, zero = 0;
+	int interim;
+
+	if (!w || w->off >= w->total)
+		return 1;
+	c = bpf_map_lookup_elem(&http_conns, &w->ck);
+	s = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!c || !s || !c->count)
+		return 1;
+	if (c->resp_mode == RESP_NONE) {
+		n = load_window(&w->a, w->off, w->total, s->buf);
+		if (!n)
+			return 1;
+		interim = start_response(c, s, n);
+		if (interim < 0)
+			return 1;
+		if (interim > 0) {
+			w->off += interim;
+			return 0;
+		}
+	}
+	take = w->total - w->off;
+	if (c->resp_mode == RESP_LENGTH) {
+		need = c->resp_expected - c->resp_bytes;
+		if (take < need) {
+			c->resp_bytes += take;
+			return 1;
+		}
+		c->resp_bytes += need;
+		w->off += need;
+		complete_head(c);
+		return 0;
+	}
+	c->resp_bytes += take;
+	if (c->resp_mode == RESP_CHUNKED && ends_last_chunk(&w->a, w->total, s))
+		complete_head(c);
+	return 1;
+}
+
+/* ---- tracepoints ------------------------------------------------------------- */
+
+static __always_inline int on_accept(long ret)
+{
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ret};
+	struct task_struct___rs *task;
+	struct http_conn *c;
+	struct zeroes *z;
+
+	if (ret < 0)
+		return 0;
+	z = zeroes();
+	if (!z)
+		return 0;
+	/* BPF_ANY: a reused fd starts from a clean state, never a stale request. */
+	if (bpf_map_update_elem(&http_conns, &key, &z->conn, BPF_ANY)) {
+		drop(DROP_CONN_FULL);
+		return 0;
+	}
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (!c)
+		return 0;
+	/* The process's name, not the thread's: worker threads rename themselves. */
+	task = (struct task_struct___rs *)bpf_get_current_task();
+	BPF_CORE_READ_STR_INTO(&c->service, task, group_leader, comm);
+	return 0;
+}
+
+static __always_inline int enter_io(__u64 fd, __u64 buf, __u64 iovcnt, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct http_conn_key key = {.tgid = id >> 32, .fd = fd};
+	struct io_args args = {.buf = buf, .iovcnt = iovcnt, .fd = fd, .kind = kind};
+
+	if (!bpf_map_lookup_elem(&http_conns, &key))
+		return 0;
+	if (bpf_map_update_elem(&http_args, &id, &args, BPF_ANY))
+		drop(DROP_MAP_FULL);
+	return 0;
+}
+
+static __always_inline int enter_msg(__u64 fd, __u64 msg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct http_conn_key key = {.tgid = id >> 32, .fd = fd};
+	struct user_msghdr m;
+
+	if (!bpf_map_lookup_elem(&http_conns, &key))
+		return 0;
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg)) {
+		drop(DROP_READ_FAILED);
+		return 0;
+	}
+	return enter_io(fd, (__u64)m.msg_iov, m.msg_iovlen, IO_IOV);
+}
+
+static __always_inline int exit_io(long ret, int is_write)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct http_conn_key key = {.tgid = id >> 32};
+	struct walk w = {};
+	struct io_args *ap, a;
+	struct http_conn *c;
+	int r;
+
+	ap = bpf_map_lookup_elem(&http_args, &id);
+	if (!ap)
+		return 0;
+	a = *ap;
+	bpf_map_delete_elem(&http_args, &id);
+	if (ret <= 0)
+		return 0;
+	key.fd = a.fd;
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (!c)
+		return 0;
+	w.a = a;
+	w.ck = key;
+	w.total = ret;
+	w.now = bpf_ktime_get_ns();
+	if (is_write)
+		c->last_write_ns = w.now;
+	for (r = 0; r < HTTP_PER_BUFFER; r++) {
+		if (is_write ? http_write_one(&w) : http_read_one(&w))
+			break;
+	}
+	return 0;
+}
+
+#define ARG(n) (ctx->args[n])
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int http_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int http_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int http_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int http_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), ARG(1), ARG(2), IO_IOV);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_msg(ARG(0), ARG(1));
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int http_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int http_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int http_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int http_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int http_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), ARG(1), ARG(2), IO_IOV);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_msg(ARG(0), ARG(1));
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int http_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ARG(0), 0, 0, IO_NONE); /* out_fd: body bytes, no headers */
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int http_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int http_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int http_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int http_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int http_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, 1);
+}
+
+/* A response that ends with the connection (or whose end we missed) ends here. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int http_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ARG(0)};
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns, &key);
+
+	if (!c)
+		return 0;
+	if (c->count && c->status)
+		complete_head(c);
+	bpf_map_delete_elem(&http_conns, &key);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

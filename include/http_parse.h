@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.x parsing that runs inside the BPF programs. It is plain C over a
+ * window of HTTP_WINDOW bytes so the unit tests run the very same code in
+ * userspace (with a bpf_loop stand-in). Byte scans go through bpf_loop: the
+ * verifier checks the callback once instead of unrolling 1024 iterations.
+ */
+#ifndef REDSCOPE_HTTP_PARSE_H
+#define REDSCOPE_HTTP_PARSE_H
+
+#include "http.h"
+
+#define HTTP_MASK (HTTP_WINDOW - 1)
+#define HB(b, i)  ((unsigned char)(b)[(i) & HTTP_MASK])
+
+#ifndef __bpf__
+/* Userspace stand-in with the helper's semantics: stop when the callback returns 1. */
+static inline long bpf_loop(__u32 nr, long (*cb)(__u32, void *), void *ctx, __u64 flags)
+{
+	__u32 i;
+
+	(void)flags;
+	for (i = 0; i < nr; i++)
+		if (cb(i, ctx))
+			return i + 1;
+	return nr;
+}
+#endif
+
+static __always_inline int http_is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+#define HTTP_W3(a, b, c)	  ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16)
+#define HTTP_W4(a, b, c, d)	  (HTTP_W3(a, b, c) | (__u64)(d) << 24)
+#define HTTP_W5(a, b, c, d, e)	  (HTTP_W4(a, b, c, d) | (__u64)(e) << 32)
+#define HTTP_W6(a, b, c, d, e, f) (HTTP_W5(a, b, c, d, e) | (__u64)(f) << 40)
+#define HTTP_W7(a, b, c, d, e, f, g) (HTTP_W6(a, b, c, d, e, f) | (__u64)(g) << 48)
+
+/*
+ * A request line starts with a method token and a space, then a target
+ * starting with '/', '*' or a scheme letter. Returns the method (unknown
+ * tokens are HTTP_M_OTHER, so they cannot create series) and sets *target to
+ * the target's offset, or returns -1 when b does not start a request.
+ */
+static __always_inline int http_parse_method(const char *b, __u32 n, __u32 *target)
+{
+	__u64 w = 0;
+	__u32 i;
+	unsigned char c;
+
+	for (i = 0; i < 24; i++) {
+		if (i >= n)
+			return -1;
+		c = HB(b, i);
+		if (c == ' ')
+			break;
+		if ((c < 'A' || c > 'Z') && c != '-' && c != '_')
+			return -1;
+		if (i < 8)
+			w |= (__u64)c << (8 * i);
+	}
+	if (i == 0 || i >= 24 || i + 1 >= n)
+		return -1;
+	c = HB(b, i + 1);
+	if (c != '/' && c != '*' && !(c >= 'a' && c <= 'z'))
+		return -1;
+	*target = i + 1;
+
+	switch (i) {
+	case 3:
+		if (w == HTTP_W3('G', 'E', 'T'))
+			return HTTP_M_GET;
+		if (w == HTTP_W3('P', 'U', 'T'))
+			return HTTP_M_PUT;
+		break;
+	case 4:
+		if (w == HTTP_W4('H', 'E', 'A', 'D'))
+			return HTTP_M_HEAD;
+		if (w == HTTP_W4('P', 'O', 'S', 'T'))
+			return HTTP_M_POST;
+		break;
+	case 5:
+		if (w == HTTP_W5('P', 'A', 'T', 'C', 'H'))
+			return HTTP_M_PATCH;
+		if (w == HTTP_W5('T', 'R', 'A', 'C', 'E'))
+			return HTTP_M_TRACE;
+		break;
+	case 6:
+		if (w == HTTP_W6('D', 'E', 'L', 'E', 'T', 'E'))
+			return HTTP_M_DELETE;
+		break;
+	case 7:
+		if (w == HTTP_W7('O', 'P', 'T', 'I', 'O', 'N', 'S'))
+			return HTTP_M_OPTIONS;
+		if (w == HTTP_W7('C', 'O', 'N', 'N', 'E', 'C', 'T'))
+			return HTTP_M_CONNECT;
+		break;
+	}
+	return HTTP_M_OTHER;
+}
+
+/* "HTTP/1.x NNN" at b: the status code, or -1. */
+static __always_inline int http_parse_status(const char *b, __u32 n)
+{
+	unsigned char d0, d1, d2;
+
+	if (n < 12 || HB(b, 0) != 'H' || HB(b, 1) != 'T' || HB(b, 2) != 'T' || HB(b, 3) != 'P' ||
+	    HB(b, 4) != '/' || HB(b, 5) != '1' || HB(b, 6) != '.' || HB(b, 8) != ' ')
+		return -1;
+	d0 = HB(b, 9);
+	d1 = HB(b, 10);
+	d2 = HB(b, 11);
+	if (d0 < '1' || d0 > '5' || d1 < '0' || d1 > '9' || d2 < '0' || d2 > '9')
+		return -1;
+	return (d0 - '0') * 100 + (d1 - '0') * 10 + (d2 - '0');
+}
+
+/* ---- endpoint normalization ------------------------------------------------ */
+
+struct http_norm {
+	const char *b; /* the window */
+	char *out; /* HTTP_EP_LEN bytes zeroed by the caller, HTTP_EP_MASK + 1 addressable */
+	__u32 off, n;
+	__u32 o;    /* next output byte */
+	__u32 seg;  /* output offset where the current segment starts */
+	__u32 slen; /* input length of the current segment */
+	__u32 hi;   /* highest output offset written */
+	__u8 digits, hex, uuid, overflow;
+	int result; /* 1 while scanning, 0 done, -1 unusable */
+};
+
+static long http_norm_step(__u32 k, void *arg)
+{
+	struct http_norm *s = arg;
+	__u32 i = s->off + k;
+	unsigned char c;
+	int end;
+
+	if (i >= s->n) {
+		s->result = -1; /* the target runs past what we can see */
+		return 1;
+	}
+	c = HB(s->b, i);
+	end = c == ' ' || c == '?' || c == '#' || c == '\r' || c == '\n';
+	if (end || c == '/') {
+		/* Identifiers would make a series per object: fold them. */
+		if (s->slen && (s->digits || (s->hex && s->slen >= 16) ||
+				(s->uuid && s->slen == 36))) {
+			if (s->seg + 3 >= HTTP_EP_LEN) {
+				s->result = -1;
+				return 1;
+			}
+			s->out[s->seg & HTTP_EP_MASK] = ':';
+			s->out[(s->seg + 1) & HTTP_EP_MASK] = 'i';
+			s->out[(s->seg + 2) & HTTP_EP_MASK] = 'd';
+			s->o = s->seg + 3;
+			s->overflow = 0;
+		}
+		if (s->overflow) {
+			s->result = -1;
+			return 1;
+		}
+		if (end) {
+			s->result = 0;
+			return 1;
+		}
+		if (s->o >= HTTP_EP_LEN - 1) {
+			s->result = -1;
+			return 1;
+		}
+		s->out[s->o & HTTP_EP_MASK] = '/';
+		s->o++;
+		s->seg = s->o;
+		s->slen = 0;
+		s->digits = s->hex = s->uuid = 1;
+		if (s->o > s->hi)
+			s->hi = s->o;
+		return 0;
+	}
+	/* Only printable ASCII reaches a label: hostile bytes cannot break the exposition. */
+	if (c < 0x21 || c > 0x7e) {
+		s->result = -1;
+		return 1;
+	}
+	if (c < '0' || c > '9')
+		s->digits = 0;
+	if (!http_is_hex(c))
+		s->hex = 0;
+	if (s->slen == 8 || s->slen == 13 || s->slen == 18 || s->slen == 23) {
+		if (c != '-')
+			s->uuid = 0;
+	} else if (!http_is_hex(c)) {
+		s->uuid = 0;
+	}
+	s->slen++;
+	if (s->o < HTTP_EP_LEN - 1) {
+		s->out[s->o & HTTP_EP_MASK] = c;
+		s->o++;
+		if (s->o > s->hi)
+			s->hi = s->o;
+	} else {
+		s->overflow = 1; /* may still fold into ":id" */
+	}
+	return 0;
+}
+
+/*
+ * Writes the normalized endpoint of the request-target at b[off] into out
+ * (HTTP_EP_LEN bytes zeroed by the caller, and room up to HTTP_EP_MASK that
+ * is never written): query string dropped, numeric,
+ * UUID and long hex segments replaced by ":id". Returns 0, or -1 when the
+ * target cannot be used (too long, cut, not origin-form, non-ASCII bytes).
+ */
+static __always_inline int http_normalize(const char *b, __u32 off, __u32 n, char *out)
+{
+	struct http_norm s = {
+		.b = b, .out = out, .off = off, .n = n, .digits = 1, .hex = 1, .uuid = 1,
+		.result = 1,
+	};
+	__u32 j;
+
+	if (off >= n)
+		return -1;
+	if (HB(b, off) == '*') {
+		out[0] = '*';
+		return 0;
+	}
+	if (HB(b, off) != '/')
+		return -1;
+	bpf_loop(HTTP_TARGET_SCAN, http_norm_step, &s, 0);
+	if (s.result != 0)
+		return -1;
+	/* Clear what a folded identifier left behind. */
+	for (j = 0; j < HTTP_EP_LEN; j++) {
+		if (j >= s.hi)
+			break;
+		if (j >= s.o)
+			out[j & HTTP_EP_MASK] = 0;
+	}
+	return 0;
+}
+
+/* ---- header block ---------------------------------------------------------- */
+
+struct http_head {
+	const char *b;
+	__u32 off, n;
+	__u32 line; /* bytes on the current line, CR not counted */
+	int m_cl;   /* chars of "content-length:" matched at line start, -1 none */
+	int m_te;   /* chars of "transfer-encoding:" matched, -1 none */
+	__u32 end;  /* offset just past the blank line; 0 until seen */
+	__s64 content_length; /* -1 when absent */
+	__u8 chunked;	      /* Transfer-Encoding present: length unknown */
+};
+
+/* The i-th byte of a header name packed in little-endian words: no lookup
+ * table, so nothing lands in .rodata that clang 14 would describe badly. */
+static __always_inline unsigned char http_name_byte(__u64 w0, __u64 w1, __u64 w2, int i)
+{
+	__u64 w = i < 8 ? w0 : i < 16 ? w1 : w2;
+
+	return (w >> (8 * (i & 7))) & 0xff;
+}
+
+/* "content-length:" */
+#define HTTP_CL(i) http_name_byte(0x2d746e65746e6f63ULL, 0x3a6874676e656cULL, 0, (i))
+/* "transfer-encoding:" */
+#define HTTP_TE(i) http_name_byte(0x726566736e617274ULL, 0x6e69646f636e652dULL, 0x3a67ULL, (i))
+
+static long http_head_step(__u32 k, void *arg)
+{
+	struct http_head *h = arg;
+	__u32 i = h->off + k;
+	unsigned char c, lc;
+
+	if (i >= h->n)
+		return 1;
+	c = HB(h->b, i);
+	if (c == '\n') {
+		if (h->line == 0) {
+			h->end = i + 1;
+			return 1;
+		}
+		h->line = 0;
+		h->m_cl = 0;
+		h->m_te = 0;
+		return 0;
+	}
+	if (c == '\r')
+		return 0;
+	lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+	if (h->m_cl == 15) {
+		if (c >= '0' && c <= '9') {
+			if (h->content_length < (1LL << 40))
+				h->content_length = h->content_length * 10 + (c - '0');
+		} else if (c != ' ' && c != '\t') {
+			h->m_cl = -1;
+		}
+	} else if (h->m_cl >= 0) {
+		h->m_cl = lc == HTTP_CL(h->m_cl) ? h->m_cl + 1 : -1;
+		if (h->m_cl == 15)
+			h->content_length = 0; /* a repeated header restarts the value */
+	}
+	if (h->m_te >= 0 && h->m_te < 18) {
+		h->m_te = lc == HTTP_TE(h->m_te) ? h->m_te + 1 : -1;
+		if (h->m_te == 18)
+			h->chunked = 1;
+	}
+	h->line++;
+	return 0;
+}
+
+/* Finds the end of the header block starting at b[off] and its body framing. */
+static __always_inline void http_scan_head(const char *b, __u32 off, __u32 n, struct http_head *h)
+{
+	h->b = b;
+	h->off = off;
+	h->n = n;
+	h->line = 0;
+	h->m_cl = -1; /* the first line is the request or status line */
+	h->m_te = -1;
+	h->end = 0;
+	h->content_length = -1;
+	h->chunked = 0;
+	bpf_loop(HTTP_WINDOW, http_head_step, h, 0);
+}
+
+#endif
