@@ -100,6 +100,8 @@ struct {
 /* Per-CPU room for what does not fit the 512-byte stack. */
 struct scratch {
 	char buf[HTTP_WINDOW];
+	struct http_head head; /* scanner state: in a map, see http_parse.h */
+	struct http_norm norm;
 	struct http_ep_key ek;
 	char pad[HTTP_EP_PAD]; /* endpoint writes are masked to HTTP_EP_MASK */
 };
@@ -139,9 +141,25 @@ static __always_inline struct zeroes *zeroes(void)
 	return bpf_map_lookup_elem(&http_zero, &zero);
 }
 
-static __always_inline __u32 bucket(const volatile __u64 *bounds, __u32 n, __u64 v)
+/*
+ * The slot of v among the duration (which=0) or size (which=1) bounds. A global
+ * function on purpose: the verifier checks it once and its caller sees one
+ * result, instead of every exit of the loop multiplied by the next call's.
+ */
+__noinline __u32 http_slot(__u32 which, __u64 v)
 {
-	__u32 b = hist_bucket(bounds, n, v);
+	__u32 b;
+
+	if (which == 0)
+		b = hist_bucket(dur_bounds, nr_dur_bounds, v);
+	else
+		b = hist_bucket(size_bounds, nr_size_bounds, v);
+	return b;
+}
+
+static __always_inline __u32 bucket(__u32 which, __u64 v)
+{
+	__u32 b = http_slot(which, v);
 
 	return b < HIST_SLOTS ? b : HIST_SLOTS - 1;
 }
@@ -275,11 +293,11 @@ static __always_inline void record(const struct http_req *req, __u16 status, __u
 		}
 	}
 	dur = end_ns > req->start_ns ? end_ns - req->start_ns : 0;
-	st->dur[bucket(dur_bounds, nr_dur_bounds, dur)]++;
+	st->dur[bucket(0, dur)]++;
 	st->dur_sum_ns += dur;
-	st->req_bytes[bucket(size_bounds, nr_size_bounds, req->bytes)]++;
+	st->req_bytes[bucket(1, req->bytes)]++;
 	st->req_bytes_sum += req->bytes;
-	st->resp_bytes[bucket(size_bounds, nr_size_bounds, resp_bytes)]++;
+	st->resp_bytes[bucket(1, resp_bytes)]++;
 	st->resp_bytes_sum += resp_bytes;
 }
 
@@ -307,17 +325,53 @@ static __always_inline struct http_req *tail_req(struct http_conn *c)
 
 /* ---- requests ---------------------------------------------------------------- */
 
-/* A new request starts at byte off of this read. Returns bytes consumed, or 0 to stop. */
-static __always_inline __u64 start_request(struct http_conn *c, struct http_conn_key *ck,
-					   struct scratch *s, __u32 n, __u64 now)
+/*
+ * Parses the request head at the start of s->buf (n bytes): returns the method,
+ * or -1 when the bytes start no request; the endpoint goes to s->ek.endpoint
+ * and the header framing to s->head. Global, so the verifier checks it once
+ * and its callers see a plain number instead of one state per parse outcome.
+ */
+__noinline int http_parse_request(struct scratch *s, __u32 n)
 {
-	struct http_head h = {};
-	struct http_req *req;
 	__u32 target = 0;
 	int method;
 
+	if (!s)
+		return -1;
 	method = http_parse_method(s->buf, n, &target);
-	if (method < 0) {
+	if (method < 0)
+		return -1;
+	__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
+	if (http_normalize(s->buf, target, n, s->ek.endpoint, &s->norm)) {
+		__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
+		__builtin_memcpy(s->ek.endpoint, HTTP_OTHER, sizeof(HTTP_OTHER));
+	}
+	http_scan_head(s->buf, 0, n, &s->head);
+	return method;
+}
+
+/* After a request's headers: what of its body is still to be read. */
+static __always_inline void frame_request(struct http_conn *c, const struct http_head *h)
+{
+	if (h->chunked) {
+		c->req_state = REQ_UNKNOWN;
+	} else if (h->content_length > 0) {
+		c->req_state = REQ_BODY;
+		c->req_remaining = h->content_length;
+	} else {
+		c->req_state = REQ_IDLE;
+	}
+}
+
+/* A new request may start at the window in s. Returns bytes consumed, or 0 to stop. */
+static __always_inline __u64 start_request(struct http_conn *c, struct http_conn_key *ck,
+					   struct scratch *s, __u32 n, __u64 now)
+{
+	struct http_req *req;
+	int method;
+
+	method = http_parse_request(s, n);
+	if (method < 0 || method >= HTTP_M__MAX) {
 		if (!c->is_http) /* not an HTTP server socket: stop watching it */
 			bpf_map_delete_elem(&http_conns, ck);
 		return 0;
@@ -337,32 +391,18 @@ static __always_inline __u64 start_request(struct http_conn *c, struct http_conn
 	req = &c->q[(c->head + c->count) & (HTTP_PIPELINE - 1)];
 	req->start_ns = now;
 	req->method = method;
-
-	__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
 	__builtin_memcpy(s->ek.service, c->service, sizeof(s->ek.service));
-	if (http_normalize(s->buf, target, n, s->ek.endpoint)) {
-		__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
-		__builtin_memcpy(s->ek.endpoint, HTTP_OTHER, sizeof(HTTP_OTHER));
-	}
 	req->endpoint_id = endpoint_id(&s->ek);
 	c->count++;
 
-	http_scan_head(s->buf, 0, n, &h);
-	if (!h.end) {
+	if (!s->head.end) {
 		req->bytes = n;
 		c->req_state = REQ_HEADERS;
 		return n;
 	}
-	req->bytes = h.end;
-	if (h.chunked) {
-		c->req_state = REQ_UNKNOWN;
-	} else if (h.content_length > 0) {
-		c->req_state = REQ_BODY;
-		c->req_remaining = h.content_length;
-	} else {
-		c->req_state = REQ_IDLE;
-	}
-	return h.end;
+	req->bytes = s->head.end;
+	frame_request(c, &s->head);
+	return s->head.end;
 }
 
 /*
@@ -379,7 +419,7 @@ struct walk {
 /* One request (or a continuation of one) out of a read buffer; 1 stops the walk. */
 __noinline int http_read_one(struct walk *w)
 {
-	struct http_head h = {};
+	struct http_head *h;
 	struct http_req *req;
 	struct http_conn *c;
 	struct scratch *s;
@@ -414,24 +454,18 @@ __noinline int http_read_one(struct walk *w)
 	if (!n)
 		return 1;
 	if (c->req_state == REQ_HEADERS) {
-		http_scan_head(s->buf, 0, n, &h);
-		if (!h.end) {
+		h = &s->head;
+		http_scan_head(s->buf, 0, n, h);
+		if (!h->end) {
 			if (req)
 				req->bytes += n;
 			w->off += n;
 			return 0;
 		}
 		if (req)
-			req->bytes += h.end;
-		w->off += h.end;
-		if (h.chunked) {
-			c->req_state = REQ_UNKNOWN;
-		} else if (h.content_length > 0) {
-			c->req_state = REQ_BODY;
-			c->req_remaining = h.content_length;
-		} else {
-			c->req_state = REQ_IDLE;
-		}
+			req->bytes += h->end;
+		w->off += h->end;
+		frame_request(c, h);
 		return 0;
 	}
 	used = start_request(c, &w->ck, s, n, w->now);
@@ -462,31 +496,32 @@ static __always_inline int ends_last_chunk(const struct io_args *a, __u64 total,
  * by an interim (1xx) response, 0 for a final response, -1 to stop. */
 static __always_inline int start_response(struct http_conn *c, struct scratch *s, __u32 n)
 {
-	struct http_head h = {};
+	struct http_head *h;
 	struct http_req *head = &c->q[c->head & (HTTP_PIPELINE - 1)];
 	int status;
 
 	status = http_parse_status(s->buf, n);
 	if (status < 0)
 		return -1;
-	http_scan_head(s->buf, 0, n, &h);
+	h = &s->head;
+	http_scan_head(s->buf, 0, n, h);
 	if (status < 200 && status != 101) /* 100 Continue and friends: not the answer */
-		return h.end ? (int)h.end : -1;
+		return h->end ? (int)h->end : -1;
 
 	c->status = status;
 	c->resp_bytes = 0;
 	if (c->count == 1) /* whatever is read next is a new request */
 		c->req_state = REQ_IDLE;
-	if (!h.end) {
+	if (!h->end) {
 		c->resp_mode = RESP_UNKNOWN;
 	} else if (head->method == HTTP_M_HEAD || status == 204 || status == 304 || status == 101) {
 		c->resp_mode = RESP_LENGTH;
-		c->resp_expected = h.end;
-	} else if (h.chunked) {
+		c->resp_expected = h->end;
+	} else if (h->chunked) {
 		c->resp_mode = RESP_CHUNKED;
-	} else if (h.content_length >= 0) {
+	} else if (h->content_length >= 0) {
 		c->resp_mode = RESP_LENGTH;
-		c->resp_expected = h.end + h.content_length;
+		c->resp_expected = h->end + h->content_length;
 	} else {
 		c->resp_mode = RESP_UNKNOWN; /* ends with the connection */
 	}

@@ -4,6 +4,13 @@
  * window of HTTP_WINDOW bytes so the unit tests run the very same code in
  * userspace (with a bpf_loop stand-in). Byte scans go through bpf_loop: the
  * verifier checks the callback once instead of unrolling 1024 iterations.
+ *
+ * Scanner state (struct http_norm, struct http_head) must live in map memory
+ * in BPF, not on the stack: the verifier tracks every stack value, and a
+ * callback whose stack state changes each iteration is re-verified for each
+ * one (180k instructions for one header scan); values in maps are unknown to
+ * it, so the callback converges at once. The callbacks get the state through
+ * a small context of pointers (struct http_scan) that does not change.
  */
 #ifndef REDSCOPE_HTTP_PARSE_H
 #define REDSCOPE_HTTP_PARSE_H
@@ -37,6 +44,7 @@ static __always_inline int http_is_hex(unsigned char c)
 #define HTTP_W5(a, b, c, d, e)	  (HTTP_W4(a, b, c, d) | (__u64)(e) << 32)
 #define HTTP_W6(a, b, c, d, e, f) (HTTP_W5(a, b, c, d, e) | (__u64)(f) << 40)
 #define HTTP_W7(a, b, c, d, e, f, g) (HTTP_W6(a, b, c, d, e, f) | (__u64)(g) << 48)
+#define HTTP_W8(a, b, c, d, e, f, g, h) (HTTP_W7(a, b, c, d, e, f, g) | (__u64)(h) << 56)
 
 /*
  * A request line starts with a method token and a space, then a target
@@ -47,57 +55,50 @@ static __always_inline int http_is_hex(unsigned char c)
 static __always_inline int http_parse_method(const char *b, __u32 n, __u32 *target)
 {
 	__u64 w = 0;
-	__u32 i;
+	__u32 i, sp = 0;
 	unsigned char c;
 
 	for (i = 0; i < 24; i++) {
 		if (i >= n)
 			return -1;
 		c = HB(b, i);
-		if (c == ' ')
+		if (c == ' ') {
+			sp = i;
 			break;
+		}
 		if ((c < 'A' || c > 'Z') && c != '-' && c != '_')
 			return -1;
-		if (i < 8)
-			w |= (__u64)c << (8 * i);
 	}
-	if (i == 0 || i >= 24 || i + 1 >= n)
+	if (sp == 0 || sp + 1 >= n)
 		return -1;
-	c = HB(b, i + 1);
+	c = HB(b, sp + 1);
 	if (c != '/' && c != '*' && !(c >= 'a' && c <= 'z'))
 		return -1;
-	*target = i + 1;
+	*target = sp + 1;
 
-	switch (i) {
-	case 3:
-		if (w == HTTP_W3('G', 'E', 'T'))
-			return HTTP_M_GET;
-		if (w == HTTP_W3('P', 'U', 'T'))
-			return HTTP_M_PUT;
-		break;
-	case 4:
-		if (w == HTTP_W4('H', 'E', 'A', 'D'))
-			return HTTP_M_HEAD;
-		if (w == HTTP_W4('P', 'O', 'S', 'T'))
-			return HTTP_M_POST;
-		break;
-	case 5:
-		if (w == HTTP_W5('P', 'A', 'T', 'C', 'H'))
-			return HTTP_M_PATCH;
-		if (w == HTTP_W5('T', 'R', 'A', 'C', 'E'))
-			return HTTP_M_TRACE;
-		break;
-	case 6:
-		if (w == HTTP_W6('D', 'E', 'L', 'E', 'T', 'E'))
-			return HTTP_M_DELETE;
-		break;
-	case 7:
-		if (w == HTTP_W7('O', 'P', 'T', 'I', 'O', 'N', 'S'))
-			return HTTP_M_OPTIONS;
-		if (w == HTTP_W7('C', 'O', 'N', 'N', 'E', 'C', 'T'))
-			return HTTP_M_CONNECT;
-		break;
-	}
+	/* Compare the method and its space as one word: no branch depends on the
+	 * method's length, which keeps the verifier's work flat. Bytes past the
+	 * space may be stale but are masked off. */
+	for (i = 0; i < 8; i++)
+		w |= (__u64)HB(b, i) << (8 * i);
+	if ((w & 0xffffffffULL) == HTTP_W4('G', 'E', 'T', ' '))
+		return HTTP_M_GET;
+	if ((w & 0xffffffffULL) == HTTP_W4('P', 'U', 'T', ' '))
+		return HTTP_M_PUT;
+	if ((w & 0xffffffffffULL) == HTTP_W5('H', 'E', 'A', 'D', ' '))
+		return HTTP_M_HEAD;
+	if ((w & 0xffffffffffULL) == HTTP_W5('P', 'O', 'S', 'T', ' '))
+		return HTTP_M_POST;
+	if ((w & 0xffffffffffffULL) == HTTP_W6('P', 'A', 'T', 'C', 'H', ' '))
+		return HTTP_M_PATCH;
+	if ((w & 0xffffffffffffULL) == HTTP_W6('T', 'R', 'A', 'C', 'E', ' '))
+		return HTTP_M_TRACE;
+	if ((w & 0xffffffffffffffULL) == HTTP_W7('D', 'E', 'L', 'E', 'T', 'E', ' '))
+		return HTTP_M_DELETE;
+	if (w == HTTP_W8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' '))
+		return HTTP_M_OPTIONS;
+	if (w == HTTP_W8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '))
+		return HTTP_M_CONNECT;
 	return HTTP_M_OTHER;
 }
 
@@ -119,9 +120,14 @@ static __always_inline int http_parse_status(const char *b, __u32 n)
 
 /* ---- endpoint normalization ------------------------------------------------ */
 
+/* What a bpf_loop callback gets: the window, an output, the scanner state. */
+struct http_scan {
+	const char *b;
+	char *out;
+	void *st;
+};
+
 struct http_norm {
-	const char *b; /* the window */
-	char *out; /* HTTP_EP_LEN bytes zeroed by the caller, HTTP_EP_MASK + 1 addressable */
 	__u32 off, n;
 	__u32 o;    /* next output byte */
 	__u32 seg;  /* output offset where the current segment starts */
@@ -133,7 +139,9 @@ struct http_norm {
 
 static long http_norm_step(__u32 k, void *arg)
 {
-	struct http_norm *s = arg;
+	struct http_scan *x = arg;
+	struct http_norm *s = x->st;
+	char *out = x->out;
 	__u32 i = s->off + k;
 	unsigned char c;
 	int end;
@@ -142,7 +150,7 @@ static long http_norm_step(__u32 k, void *arg)
 		s->result = -1; /* the target runs past what we can see */
 		return 1;
 	}
-	c = HB(s->b, i);
+	c = HB(x->b, i);
 	end = c == ' ' || c == '?' || c == '#' || c == '\r' || c == '\n';
 	if (end || c == '/') {
 		/* Identifiers would make a series per object: fold them. */
@@ -152,9 +160,9 @@ static long http_norm_step(__u32 k, void *arg)
 				s->result = -1;
 				return 1;
 			}
-			s->out[s->seg & HTTP_EP_MASK] = ':';
-			s->out[(s->seg + 1) & HTTP_EP_MASK] = 'i';
-			s->out[(s->seg + 2) & HTTP_EP_MASK] = 'd';
+			out[s->seg & HTTP_EP_MASK] = ':';
+			out[(s->seg + 1) & HTTP_EP_MASK] = 'i';
+			out[(s->seg + 2) & HTTP_EP_MASK] = 'd';
 			s->o = s->seg + 3;
 			s->overflow = 0;
 		}
@@ -170,7 +178,7 @@ static long http_norm_step(__u32 k, void *arg)
 			s->result = -1;
 			return 1;
 		}
-		s->out[s->o & HTTP_EP_MASK] = '/';
+		out[s->o & HTTP_EP_MASK] = '/';
 		s->o++;
 		s->seg = s->o;
 		s->slen = 0;
@@ -196,7 +204,7 @@ static long http_norm_step(__u32 k, void *arg)
 	}
 	s->slen++;
 	if (s->o < HTTP_EP_LEN - 1) {
-		s->out[s->o & HTTP_EP_MASK] = c;
+		out[s->o & HTTP_EP_MASK] = c;
 		s->o++;
 		if (s->o > s->hi)
 			s->hi = s->o;
@@ -209,16 +217,14 @@ static long http_norm_step(__u32 k, void *arg)
 /*
  * Writes the normalized endpoint of the request-target at b[off] into out
  * (HTTP_EP_LEN bytes zeroed by the caller, and room up to HTTP_EP_MASK that
- * is never written): query string dropped, numeric,
+ * is never written; st is scratch state): query string dropped, numeric,
  * UUID and long hex segments replaced by ":id". Returns 0, or -1 when the
  * target cannot be used (too long, cut, not origin-form, non-ASCII bytes).
  */
-static __always_inline int http_normalize(const char *b, __u32 off, __u32 n, char *out)
+static __always_inline int http_normalize(const char *b, __u32 off, __u32 n, char *out,
+					  struct http_norm *st)
 {
-	struct http_norm s = {
-		.b = b, .out = out, .off = off, .n = n, .digits = 1, .hex = 1, .uuid = 1,
-		.result = 1,
-	};
+	struct http_scan x = {.b = b, .out = out, .st = st};
 	__u32 j;
 
 	if (off >= n)
@@ -229,14 +235,19 @@ static __always_inline int http_normalize(const char *b, __u32 off, __u32 n, cha
 	}
 	if (HB(b, off) != '/')
 		return -1;
-	bpf_loop(HTTP_TARGET_SCAN, http_norm_step, &s, 0);
-	if (s.result != 0)
+	__builtin_memset(st, 0, sizeof(*st));
+	st->off = off;
+	st->n = n;
+	st->digits = st->hex = st->uuid = 1;
+	st->result = 1;
+	bpf_loop(HTTP_TARGET_SCAN, http_norm_step, &x, 0);
+	if (st->result != 0)
 		return -1;
 	/* Clear what a folded identifier left behind. */
 	for (j = 0; j < HTTP_EP_LEN; j++) {
-		if (j >= s.hi)
+		if (j >= st->hi)
 			break;
-		if (j >= s.o)
+		if (j >= st->o)
 			out[j & HTTP_EP_MASK] = 0;
 	}
 	return 0;
@@ -245,7 +256,6 @@ static __always_inline int http_normalize(const char *b, __u32 off, __u32 n, cha
 /* ---- header block ---------------------------------------------------------- */
 
 struct http_head {
-	const char *b;
 	__u32 off, n;
 	__u32 line; /* bytes on the current line, CR not counted */
 	int m_cl;   /* chars of "content-length:" matched at line start, -1 none */
@@ -271,13 +281,14 @@ static __always_inline unsigned char http_name_byte(__u64 w0, __u64 w1, __u64 w2
 
 static long http_head_step(__u32 k, void *arg)
 {
-	struct http_head *h = arg;
+	struct http_scan *x = arg;
+	struct http_head *h = x->st;
 	__u32 i = h->off + k;
 	unsigned char c, lc;
 
 	if (i >= h->n)
 		return 1;
-	c = HB(h->b, i);
+	c = HB(x->b, i);
 	if (c == '\n') {
 		if (h->line == 0) {
 			h->end = i + 1;
@@ -315,7 +326,8 @@ static long http_head_step(__u32 k, void *arg)
 /* Finds the end of the header block starting at b[off] and its body framing. */
 static __always_inline void http_scan_head(const char *b, __u32 off, __u32 n, struct http_head *h)
 {
-	h->b = b;
+	struct http_scan x = {.b = b, .st = h};
+
 	h->off = off;
 	h->n = n;
 	h->line = 0;
@@ -324,7 +336,7 @@ static __always_inline void http_scan_head(const char *b, __u32 off, __u32 n, st
 	h->end = 0;
 	h->content_length = -1;
 	h->chunked = 0;
-	bpf_loop(HTTP_WINDOW, http_head_step, h, 0);
+	bpf_loop(HTTP_WINDOW, http_head_step, &x, 0);
 }
 
 #endif

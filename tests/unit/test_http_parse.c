@@ -21,12 +21,13 @@ static __u32 load(const char *s)
 static const char *endpoint(const char *req)
 {
 	static char out[HTTP_EP_LEN + 1];
+	struct http_norm st;
 	__u32 n = load(req), target = 0;
 
 	memset(out, 0, sizeof(out));
 	if (http_parse_method(win, n, &target) < 0)
 		return "(not a request)";
-	if (http_normalize(win, target, n, out))
+	if (http_normalize(win, target, n, out, &st))
 		return "_other";
 	return out;
 }
@@ -118,11 +119,12 @@ static void test_endpoints(void)
 	      "fold then continue: %s", endpoint("GET /12345678901234567890/ok HTTP/1.1\r\n"));
 	{
 		static char out[HTTP_EP_LEN];
+		struct http_norm st;
 		__u32 n = load("GET /12345678901234567890 HTTP/1.1\r\n"), t = 0, i, clean = 1;
 
 		memset(out, 0, sizeof(out));
 		http_parse_method(win, n, &t);
-		http_normalize(win, t, n, out);
+		http_normalize(win, t, n, out, &st);
 		for (i = 4; i < HTTP_EP_LEN; i++)
 			clean &= out[i] == 0;
 		CHECK(clean, "bytes after a folded id are zero (they are part of the map key)");
