@@ -657,8 +657,11 @@ static __always_inline int exit_io(long ret, int is_write)
 		c->last_write_ns = w.now;
 	for (r = 0; r < HTTP_PER_BUFFER; r++) {
 		if (is_write ? http_write_one(&w) : http_read_one(&w))
-			break;
+			return 0;
 	}
+	/* More requests (or responses) in one buffer than we walk: say so. */
+	if (w.off < w.total)
+		drop(DROP_QUEUE_FULL);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #define HTTP_TARGET_SCAN 256	  /* raw request-target bytes examined */
 #define HTTP_WINDOW	 1024	  /* bytes of one buffer parsed at a time (power of 2) */
 #define HTTP_PIPELINE	 8	  /* requests queued on one connection (power of 2) */
-#define HTTP_PER_BUFFER	 4	  /* requests or responses parsed out of one buffer */
+#define HTTP_PER_BUFFER	 HTTP_PIPELINE /* requests or responses parsed out of one buffer */
 #define HTTP_MAX_IOV	 8	  /* iovec entries walked in readv/writev/msghdr */
 #define HTTP_OTHER	 "_other" /* endpoint for the cap and unusable paths */
 

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -394,30 +395,61 @@ static void render(struct prom *p)
 	pthread_mutex_unlock(&render_lock);
 }
 
+static bool process_gone(__u32 tgid)
+{
+	return kill(tgid, 0) && errno == ESRCH;
+}
+
+/*
+ * Deletes the entries of fd's hash map whose key (of key_size bytes) belongs
+ * to a process that is gone. Keys are collected first: deleting while walking
+ * with get_next_key would restart the walk.
+ */
+static void forget_dead(int fd, size_t key_size, __u32 (*tgid_of)(const void *key))
+{
+	char prev[16], next[16], *dead = NULL, *tmp;
+	size_t n = 0, cap = 0, i;
+	bool first = true;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : prev, next) == 0) {
+		memcpy(prev, next, key_size);
+		first = false;
+		if (!process_gone(tgid_of(next)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(dead, cap * key_size);
+			if (!tmp)
+				break;
+			dead = tmp;
+		}
+		memcpy(dead + n * key_size, next, key_size);
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, dead + i * key_size);
+	free(dead);
+}
+
+static __u32 conn_tgid(const void *key)
+{
+	return ((const struct http_conn_key *)key)->tgid;
+}
+
+static __u32 args_tgid(const void *key)
+{
+	return *(const __u64 *)key >> 32;
+}
+
 /* Processes that exit close their sockets without close(2): forget them. */
 static void tick(void)
 {
 	static unsigned ticks;
-	int fd;
-	struct http_conn_key key, next, *prev = NULL;
-	__u64 akey, anext, *aprev = NULL;
 
 	if (!skel || ++ticks % 5)
 		return;
-	fd = bpf_map__fd(skel->maps.http_conns);
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (kill(key.tgid, 0) && errno == ESRCH)
-			bpf_map_delete_elem(fd, &key);
-	}
-	fd = bpf_map__fd(skel->maps.http_args);
-	while (bpf_map_get_next_key(fd, aprev, &anext) == 0) {
-		akey = anext;
-		aprev = &akey;
-		if (kill(akey >> 32, 0) && errno == ESRCH)
-			bpf_map_delete_elem(fd, &akey);
-	}
+	forget_dead(bpf_map__fd(skel->maps.http_conns), sizeof(struct http_conn_key), conn_tgid);
+	forget_dead(bpf_map__fd(skel->maps.http_args), sizeof(__u64), args_tgid);
 }
 
 static void stop(void)
