@@ -4,6 +4,7 @@
 #define REDSCOPE_SELF_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <linux/types.h>
 #include "prom.h"
 
@@ -16,6 +17,8 @@ void self__program(const char *collector, const char *name, bool attached, bool 
 void self__map(const char *name, int map_fd, __u32 capacity);
 /* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h). */
 void self__drops(const char *collector, int drops_map_fd);
+/* A collector's start result (0 or -errno): a failed one keeps /health/ready at 503. */
+void self__collector(const char *name, int err);
 /* Startup finished (all collectors tried): /health/startup turns 200. */
 void self__set_started(void);
 
@@ -23,8 +26,11 @@ void self__set_started(void);
 void self__render(struct prom *p);
 /* 1 when every required program is attached; otherwise 0 and why in reason. */
 bool self__ready(char *reason, size_t reasonsz);
+bool self__started(void);
 /* JSON for /health/detailed. */
 void self__health_json(struct prom *out);
+/* For --check: one line per collector and program on f; true when all attached. */
+bool self__report(FILE *f);
 
 void self__reset(void); /* for tests and shutdown */
 
