@@ -34,6 +34,8 @@ const volatile __u32 nr_dur_bounds = 0;
 const volatile __u64 size_bounds[HIST_MAX_BOUNDS] = {};
 const volatile __u32 nr_size_bounds = 0;
 const volatile __u32 max_endpoints = 100;
+/* redscope's own web server: its scrapes are not the services' traffic. */
+const volatile __u32 self_tgid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -582,7 +584,7 @@ static __always_inline int on_accept(long ret)
 	struct http_conn *c;
 	struct zeroes *z;
 
-	if (ret < 0)
+	if (ret < 0 || key.tgid == self_tgid)
 		return 0;
 	z = zeroes();
 	if (!z)

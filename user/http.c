@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -71,6 +72,7 @@ static int start(const struct config *cfg)
 	skel->rodata->nr_size_bounds = fill_bounds(
 		skel->rodata->size_bounds, cfg->http_size_buckets, cfg->http_n_size_buckets, 1);
 	skel->rodata->max_endpoints = cfg->http_max_endpoints;
+	skel->rodata->self_tgid = getpid();
 
 	err = http_bpf__load(skel);
 	if (err) {

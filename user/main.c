@@ -35,7 +35,7 @@ static const struct collector *const all_collectors[] = {&http_collector, &pgsql
 #define NR_COLLECTORS (sizeof(all_collectors) / sizeof(all_collectors[0]))
 static bool running[NR_COLLECTORS];
 
-void metrics__render(struct prom *p)
+static void render_metrics(struct prom *p)
 {
 	size_t i;
 
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 
 	/* Serve first: a port in use fails at once, and /health/startup is
 	 * answered while the programs load. */
-	if (web__start(&cfg))
+	if (web__start(&cfg, render_metrics))
 		return 1;
 	ensure_tracefs();
 	log_info("redscope %s starting", REDSCOPE_VERSION);

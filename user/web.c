@@ -16,6 +16,7 @@
 
 static struct MHD_Daemon *daemon_;
 static const struct config *conf;
+static void (*render_metrics)(struct prom *p);
 
 /* Reply with a copy of body (or, with owned, take body, which was malloc'd). */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *type,
@@ -88,7 +89,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 	if (!strcmp(url, conf->telemetry_path)) {
 		prom__init(&p);
-		metrics__render(&p);
+		render_metrics(&p);
 		return send_prom(conn, &p, "text/plain; version=0.0.4; charset=utf-8");
 	}
 	if (!strcmp(url, "/"))
@@ -163,11 +164,12 @@ static int listen_on(const char *addr)
 	return fd;
 }
 
-int web__start(const struct config *cfg)
+int web__start(const struct config *cfg, void (*render)(struct prom *p))
 {
 	int fd;
 
 	conf = cfg;
+	render_metrics = render;
 	fd = listen_on(cfg->listen_addr);
 	if (fd < 0)
 		return fd;
