@@ -82,10 +82,10 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
 
 format:
-	clang-format -i bpf/*.bpf.c bpf/lib/*.h include/*.h user/*.c user/*.h tests/unit/*.c
+	clang-format -i $(wildcard bpf/*.bpf.c bpf/lib/*.h include/*.h user/*.c user/*.h tests/unit/*.c tests/bench/*.c)
 
 format-check:
-	clang-format --dry-run -Werror bpf/*.bpf.c include/*.h user/*.c user/*.h tests/unit/*.c
+	clang-format --dry-run -Werror $(wildcard bpf/*.bpf.c bpf/lib/*.h include/*.h user/*.c user/*.h tests/unit/*.c tests/bench/*.c)
 
 clean:
 	rm -rf $(OUT)

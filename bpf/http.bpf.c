@@ -229,8 +229,7 @@ static __always_inline __u32 endpoint_id(struct http_ep_key *ek)
  * data (total bytes long) into dst, staying inside one iovec. Returns the
  * number of bytes copied.
  */
-static __always_inline __u32 load_window(const struct io_args *a, __u64 off, __u64 total,
-					 char *dst)
+static __always_inline __u32 load_window(const struct io_args *a, __u64 off, __u64 total, char *dst)
 {
 	__u64 src = 0, len = 0, left = total - off;
 	struct iovec iov;
@@ -277,7 +276,7 @@ static __always_inline void record(const struct http_req *req, __u16 status, __u
 				   __u64 resp_bytes)
 {
 	struct http_stats_key key = {
-		.endpoint_id = req->endpoint_id, .method = req->method, .status = status};
+	    .endpoint_id = req->endpoint_id, .method = req->method, .status = status};
 	struct http_stats *st;
 	struct zeroes *z;
 	__u64 dur;
@@ -485,8 +484,7 @@ __noinline int http_read_one(struct walk *w)
 /* ---- responses --------------------------------------------------------------- */
 
 /* Did this write end with the last chunk ("0\r\n\r\n")? */
-static __always_inline int ends_last_chunk(const struct io_args *a, __u64 total,
-					   struct scratch *s)
+static __always_inline int ends_last_chunk(const struct io_args *a, __u64 total, struct scratch *s)
 {
 	if (total < 5 || load_window(a, total - 5, total, s->buf) != 5)
 		return 0;

@@ -6,11 +6,11 @@
 #define REDSCOPE_DROPS_H
 
 enum drop_reason {
-	DROP_MAP_FULL = 0,	/* an aggregation or state map had no room */
-	DROP_READ_FAILED,	/* bpf_probe_read_user of a syscall buffer failed */
-	DROP_CONN_FULL,		/* no room to track a new connection */
-	DROP_QUEUE_FULL,	/* too many pipelined requests waiting on one connection */
-	DROP_RINGBUF_FULL,	/* ring buffer reserve failed */
+	DROP_MAP_FULL = 0, /* an aggregation or state map had no room */
+	DROP_READ_FAILED,  /* bpf_probe_read_user of a syscall buffer failed */
+	DROP_CONN_FULL,	   /* no room to track a new connection */
+	DROP_QUEUE_FULL,   /* too many pipelined requests waiting on one connection */
+	DROP_RINGBUF_FULL, /* ring buffer reserve failed */
 	DROP__MAX,
 };
 

@@ -10,7 +10,7 @@
 
 /* Most boundaries a histogram may have; bucket HIST_MAX_BOUNDS is +Inf. */
 #define HIST_MAX_BOUNDS 20
-#define HIST_SLOTS (HIST_MAX_BOUNDS + 1)
+#define HIST_SLOTS	(HIST_MAX_BOUNDS + 1)
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))

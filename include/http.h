@@ -5,16 +5,16 @@
 
 #include "hist.h"
 
-#define HTTP_SERVICE_LEN 16	  /* TASK_COMM_LEN */
-#define HTTP_EP_LEN	 96	  /* normalized endpoint, NUL included */
-#define HTTP_EP_MASK	 127	  /* endpoint indexes are masked with this for the verifier */
+#define HTTP_SERVICE_LEN 16  /* TASK_COMM_LEN */
+#define HTTP_EP_LEN	 96  /* normalized endpoint, NUL included */
+#define HTTP_EP_MASK	 127 /* endpoint indexes are masked with this for the verifier */
 #define HTTP_EP_PAD	 (HTTP_EP_MASK + 1 - HTTP_EP_LEN)
-#define HTTP_TARGET_SCAN 256	  /* raw request-target bytes examined */
-#define HTTP_WINDOW	 1024	  /* bytes of one buffer parsed at a time (power of 2) */
-#define HTTP_PIPELINE	 8	  /* requests queued on one connection (power of 2) */
+#define HTTP_TARGET_SCAN 256	       /* raw request-target bytes examined */
+#define HTTP_WINDOW	 1024	       /* bytes of one buffer parsed at a time (power of 2) */
+#define HTTP_PIPELINE	 8	       /* requests queued on one connection (power of 2) */
 #define HTTP_PER_BUFFER	 HTTP_PIPELINE /* requests or responses parsed out of one buffer */
-#define HTTP_MAX_IOV	 8	  /* iovec entries walked in readv/writev/msghdr */
-#define HTTP_OTHER	 "_other" /* endpoint for the cap and unusable paths */
+#define HTTP_MAX_IOV	 8	       /* iovec entries walked in readv/writev/msghdr */
+#define HTTP_OTHER	 "_other"      /* endpoint for the cap and unusable paths */
 
 enum http_method {
 	HTTP_M_OTHER = 0,
@@ -33,7 +33,7 @@ enum http_method {
 #define HTTP_METHOD_NAMES                                                                          \
 	{                                                                                          \
 		"_OTHER", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT",   \
-			"TRACE",                                                                   \
+		    "TRACE",                                                                       \
 	}
 
 /* http_endpoints: (service, endpoint) -> endpoint id, so the other maps stay small. */

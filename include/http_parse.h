@@ -18,7 +18,7 @@
 #include "http.h"
 
 #define HTTP_MASK (HTTP_WINDOW - 1)
-#define HB(b, i)  ((unsigned char)(b)[(i) & HTTP_MASK])
+#define HB(b, i)  ((unsigned char)(b)[(i)&HTTP_MASK])
 
 #ifndef __bpf__
 /* Userspace stand-in with the helper's semantics: stop when the callback returns 1. */
@@ -39,11 +39,11 @@ static __always_inline int http_is_hex(unsigned char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-#define HTTP_W3(a, b, c)	  ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16)
-#define HTTP_W4(a, b, c, d)	  (HTTP_W3(a, b, c) | (__u64)(d) << 24)
-#define HTTP_W5(a, b, c, d, e)	  (HTTP_W4(a, b, c, d) | (__u64)(e) << 32)
-#define HTTP_W6(a, b, c, d, e, f) (HTTP_W5(a, b, c, d, e) | (__u64)(f) << 40)
-#define HTTP_W7(a, b, c, d, e, f, g) (HTTP_W6(a, b, c, d, e, f) | (__u64)(g) << 48)
+#define HTTP_W3(a, b, c)		((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16)
+#define HTTP_W4(a, b, c, d)		(HTTP_W3(a, b, c) | (__u64)(d) << 24)
+#define HTTP_W5(a, b, c, d, e)		(HTTP_W4(a, b, c, d) | (__u64)(e) << 32)
+#define HTTP_W6(a, b, c, d, e, f)	(HTTP_W5(a, b, c, d, e) | (__u64)(f) << 40)
+#define HTTP_W7(a, b, c, d, e, f, g)	(HTTP_W6(a, b, c, d, e, f) | (__u64)(g) << 48)
 #define HTTP_W8(a, b, c, d, e, f, g, h) (HTTP_W7(a, b, c, d, e, f, g) | (__u64)(h) << 56)
 
 /*
@@ -154,8 +154,8 @@ static long http_norm_step(__u32 k, void *arg)
 	end = c == ' ' || c == '?' || c == '#' || c == '\r' || c == '\n';
 	if (end || c == '/') {
 		/* Identifiers would make a series per object: fold them. */
-		if (s->slen && (s->digits || (s->hex && s->slen >= 16) ||
-				(s->uuid && s->slen == 36))) {
+		if (s->slen &&
+		    (s->digits || (s->hex && s->slen >= 16) || (s->uuid && s->slen == 36))) {
 			if (s->seg + 3 >= HTTP_EP_LEN) {
 				s->result = -1;
 				return 1;
@@ -257,10 +257,10 @@ static __always_inline int http_normalize(const char *b, __u32 off, __u32 n, cha
 
 struct http_head {
 	__u32 off, n;
-	__u32 line; /* bytes on the current line, CR not counted */
-	int m_cl;   /* chars of "content-length:" matched at line start, -1 none */
-	int m_te;   /* chars of "transfer-encoding:" matched, -1 none */
-	__u32 end;  /* offset just past the blank line; 0 until seen */
+	__u32 line;	      /* bytes on the current line, CR not counted */
+	int m_cl;	      /* chars of "content-length:" matched at line start, -1 none */
+	int m_te;	      /* chars of "transfer-encoding:" matched, -1 none */
+	__u32 end;	      /* offset just past the blank line; 0 until seen */
 	__s64 content_length; /* -1 when absent */
 	__u8 chunked;	      /* Transfer-Encoding present: length unknown */
 };

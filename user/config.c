@@ -10,8 +10,7 @@
 
 #include "config.h"
 
-static const double default_duration[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					   0.5,	  1,	2.5,   5,    10};
+static const double default_duration[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 static const double default_sizes[] = {100, 1000, 10000, 100000, 1e6, 1e7};
 
 enum {
@@ -34,53 +33,54 @@ enum {
 };
 
 static const struct option options[] = {
-	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
-	{"web.telemetry-path", required_argument, NULL, OPT_PATH},
-	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
-	{"check", no_argument, NULL, OPT_CHECK},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"collector.http", no_argument, NULL, OPT_HTTP},
-	{"no-collector.http", no_argument, NULL, OPT_NO_HTTP},
-	{"collector.pgsql", no_argument, NULL, OPT_PGSQL},
-	{"no-collector.pgsql", no_argument, NULL, OPT_NO_PGSQL},
-	{"http.max-endpoints", required_argument, NULL, OPT_HTTP_MAX_EP},
-	{"http.duration-buckets", required_argument, NULL, OPT_HTTP_DUR},
-	{"http.size-buckets", required_argument, NULL, OPT_HTTP_SIZE},
-	{"pgsql.max-statements", required_argument, NULL, OPT_PG_MAX_STMT},
-	{"pgsql.duration-buckets", required_argument, NULL, OPT_PG_DUR},
-	{NULL, 0, NULL, 0},
+    {"web.listen-address", required_argument, NULL, OPT_LISTEN},
+    {"web.telemetry-path", required_argument, NULL, OPT_PATH},
+    {"log.level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log.format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"collector.http", no_argument, NULL, OPT_HTTP},
+    {"no-collector.http", no_argument, NULL, OPT_NO_HTTP},
+    {"collector.pgsql", no_argument, NULL, OPT_PGSQL},
+    {"no-collector.pgsql", no_argument, NULL, OPT_NO_PGSQL},
+    {"http.max-endpoints", required_argument, NULL, OPT_HTTP_MAX_EP},
+    {"http.duration-buckets", required_argument, NULL, OPT_HTTP_DUR},
+    {"http.size-buckets", required_argument, NULL, OPT_HTTP_SIZE},
+    {"pgsql.max-statements", required_argument, NULL, OPT_PG_MAX_STMT},
+    {"pgsql.duration-buckets", required_argument, NULL, OPT_PG_DUR},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
 {
-	printf("Usage: redscope [flags]\n"
-	       "\n"
-	       "Kernel-level HTTP and PostgreSQL metrics for every process on this host,\n"
-	       "served in Prometheus text format.\n"
-	       "\n"
-	       "Flags:\n"
-	       "  --web.listen-address=ADDR     address to serve on, [host]:port (default \":9433\")\n"
-	       "  --web.telemetry-path=PATH     path of the metrics (default \"/metrics\")\n"
-	       "  --log.level=LEVEL             debug, info, warn or error (default info)\n"
-	       "  --log.format=FORMAT           logfmt or json (default logfmt)\n"
-	       "  --check                       load and attach everything, report, exit 0 if all\n"
-	       "                                attached, 1 otherwise\n"
-	       "  --[no-]collector.http         HTTP/1.x server metrics (default on)\n"
-	       "  --[no-]collector.pgsql        PostgreSQL metrics (default on)\n"
-	       "  --http.max-endpoints=N        endpoints kept per service, 1..10000; the rest\n"
-	       "                                count under endpoint=\"_other\" (default 100)\n"
-	       "  --http.duration-buckets=LIST  seconds, ascending, at most %d\n"
-	       "                                (default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10)\n"
-	       "  --http.size-buckets=LIST      bytes, for request and response sizes\n"
-	       "                                (default 100,1000,10000,100000,1e6,1e7)\n"
-	       "  --pgsql.max-statements=N      statements with their own histogram, 1..10000\n"
-	       "                                (default 50)\n"
-	       "  --pgsql.duration-buckets=LIST seconds (default as for HTTP)\n"
-	       "  --help                        show this and exit\n"
-	       "  --version                     show the version and exit\n",
-	       HIST_MAX_BOUNDS);
+	printf(
+	    "Usage: redscope [flags]\n"
+	    "\n"
+	    "Kernel-level HTTP and PostgreSQL metrics for every process on this host,\n"
+	    "served in Prometheus text format.\n"
+	    "\n"
+	    "Flags:\n"
+	    "  --web.listen-address=ADDR     address to serve on, [host]:port (default \":9433\")\n"
+	    "  --web.telemetry-path=PATH     path of the metrics (default \"/metrics\")\n"
+	    "  --log.level=LEVEL             debug, info, warn or error (default info)\n"
+	    "  --log.format=FORMAT           logfmt or json (default logfmt)\n"
+	    "  --check                       load and attach everything, report, exit 0 if all\n"
+	    "                                attached, 1 otherwise\n"
+	    "  --[no-]collector.http         HTTP/1.x server metrics (default on)\n"
+	    "  --[no-]collector.pgsql        PostgreSQL metrics (default on)\n"
+	    "  --http.max-endpoints=N        endpoints kept per service, 1..10000; the rest\n"
+	    "                                count under endpoint=\"_other\" (default 100)\n"
+	    "  --http.duration-buckets=LIST  seconds, ascending, at most %d\n"
+	    "                                (default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10)\n"
+	    "  --http.size-buckets=LIST      bytes, for request and response sizes\n"
+	    "                                (default 100,1000,10000,100000,1e6,1e7)\n"
+	    "  --pgsql.max-statements=N      statements with their own histogram, 1..10000\n"
+	    "                                (default 50)\n"
+	    "  --pgsql.duration-buckets=LIST seconds (default as for HTTP)\n"
+	    "  --help                        show this and exit\n"
+	    "  --version                     show the version and exit\n",
+	    HIST_MAX_BOUNDS);
 }
 
 int config__parse_buckets(const char *s, double *out, unsigned *n)
@@ -235,7 +235,8 @@ int config__parse(struct config *cfg, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "redscope: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		fprintf(stderr, "redscope: unexpected argument \"%s\" (see --help)\n",
+			argv[optind]);
 		return -EINVAL;
 	}
 	return 0;

@@ -15,14 +15,14 @@ struct config {
 	bool log_json;		  /* --log.format=json (default logfmt) */
 	bool check;		  /* --check: load, attach, report, exit */
 
-	bool http_enabled;	      /* --collector.http / --no-collector.http, default on */
+	bool http_enabled;	     /* --collector.http / --no-collector.http, default on */
 	unsigned http_max_endpoints; /* --http.max-endpoints, default 100 */
 	double http_duration_buckets[HIST_MAX_BOUNDS]; /* seconds, --http.duration-buckets */
 	unsigned http_n_duration_buckets;
 	double http_size_buckets[HIST_MAX_BOUNDS]; /* bytes, --http.size-buckets */
 	unsigned http_n_size_buckets;
 
-	bool pgsql_enabled;		/* --collector.pgsql / --no-collector.pgsql, default on */
+	bool pgsql_enabled;	       /* --collector.pgsql / --no-collector.pgsql, default on */
 	unsigned pgsql_max_statements; /* --pgsql.max-statements, default 50 */
 	double pgsql_duration_buckets[HIST_MAX_BOUNDS]; /* seconds, --pgsql.duration-buckets */
 	unsigned pgsql_n_duration_buckets;

@@ -66,11 +66,11 @@ static int start(const struct config *cfg)
 		log_error("http: cannot open BPF object: %s", strerror(-err));
 		return err;
 	}
-	skel->rodata->nr_dur_bounds = fill_bounds(skel->rodata->dur_bounds,
-						  cfg->http_duration_buckets,
-						  cfg->http_n_duration_buckets, 1e9);
+	skel->rodata->nr_dur_bounds =
+	    fill_bounds(skel->rodata->dur_bounds, cfg->http_duration_buckets,
+			cfg->http_n_duration_buckets, 1e9);
 	skel->rodata->nr_size_bounds = fill_bounds(
-		skel->rodata->size_bounds, cfg->http_size_buckets, cfg->http_n_size_buckets, 1);
+	    skel->rodata->size_bounds, cfg->http_size_buckets, cfg->http_n_size_buckets, 1);
 	skel->rodata->max_endpoints = cfg->http_max_endpoints;
 	skel->rodata->self_tgid = getpid();
 
@@ -216,7 +216,7 @@ static struct series *read_series(const struct endpoint *eps, size_t neps, size_
 			continue;
 		probe.id = key.endpoint_id;
 		const struct endpoint *ep =
-			bsearch(&probe, eps, neps, sizeof(*eps), cmp_endpoint_id);
+		    bsearch(&probe, eps, neps, sizeof(*eps), cmp_endpoint_id);
 		if (!ep || key.method >= HTTP_M__MAX)
 			continue;
 		if (n == cap) {
@@ -291,9 +291,9 @@ static void render_histogram(struct prom *p, const struct series *rows, size_t n
 						    : (double)st->resp_bytes_sum;
 		}
 		/* The kernel counted above-all values in slot nb: the +Inf bucket. */
-		const char *labels[] = {"service", rows[i].ep->service, "method",
-					method_names[rows[i].method], "endpoint",
-					rows[i].ep->endpoint, NULL};
+		const char *labels[] = {
+		    "service",	rows[i].ep->service,  "method", method_names[rows[i].method],
+		    "endpoint", rows[i].ep->endpoint, NULL};
 		prom__histogram(p, name, labels, bounds, counts, nb, sum);
 		i = j;
 	}
@@ -373,11 +373,10 @@ static void render(struct prom *p)
 		     "HTTP requests answered, by service, method, endpoint and status.");
 	for (i = 0; i < nrows; i++) {
 		snprintf(status, sizeof(status), "%u", rows[i].status);
-		const char *labels[] = {"service",  rows[i].ep->service,
-					"method",   method_names[rows[i].method],
-					"endpoint", rows[i].ep->endpoint,
-					"status",   status,
-					NULL};
+		const char *labels[] = {
+		    "service",	rows[i].ep->service,  "method", method_names[rows[i].method],
+		    "endpoint", rows[i].ep->endpoint, "status", status,
+		    NULL};
 		prom__sample_u64(p, "http_requests_total", labels, series_count(&rows[i].st));
 	}
 	prom__family(p, "http_request_duration_seconds", "histogram",
@@ -468,9 +467,9 @@ static void stop(void)
 }
 
 const struct collector http_collector = {
-	.name = "http",
-	.start = start,
-	.render = render,
-	.tick = tick,
-	.stop = stop,
+    .name = "http",
+    .start = start,
+    .render = render,
+    .tick = tick,
+    .stop = stop,
 };

@@ -22,8 +22,8 @@ void log__hook_libbpf(void);
 			log__printf((lvl), __VA_ARGS__);                                           \
 	} while (0)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
 
 #endif

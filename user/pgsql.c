@@ -18,8 +18,8 @@ static void stop(void)
 }
 
 const struct collector pgsql_collector = {
-	.name = "pgsql",
-	.start = start,
-	.render = render,
-	.stop = stop,
+    .name = "pgsql",
+    .start = start,
+    .render = render,
+    .stop = stop,
 };

@@ -119,8 +119,8 @@ void prom__family(struct prom *p, const char *name, const char *type, const char
 }
 
 /* name{k="v",...,extra_k="extra_v"} with the extra label optional. */
-static void series(struct prom *p, const char *name, const char *suffix,
-		   const char *const *labels, const char *extra_k, const char *extra_v)
+static void series(struct prom *p, const char *name, const char *suffix, const char *const *labels,
+		   const char *extra_k, const char *extra_v)
 {
 	char esc[1024];
 	bool first = true;

@@ -234,8 +234,8 @@ static bool ready_locked(char *reason, size_t n)
 	}
 	for (i = 0; i < nr_progs; i++) {
 		if (progs[i].required && !progs[i].attached) {
-			snprintf(reason, n, "program %s/%s is not attached: %s",
-				 progs[i].collector, progs[i].name, progs[i].detail);
+			snprintf(reason, n, "program %s/%s is not attached: %s", progs[i].collector,
+				 progs[i].name, progs[i].detail);
 			return false;
 		}
 	}
@@ -279,8 +279,8 @@ void self__render(struct prom *p)
 		 libbpf_minor_version());
 	prom__family(p, "redscope_build_info", "gauge",
 		     "A constant 1, labelled with redscope's version, its libbpf and the kernel.");
-	const char *bl[] = {"version",	REDSCOPE_VERSION, "libbpf_version", libbpf_ver,
-			    "kernel", kernel,		  NULL};
+	const char *bl[] = {
+	    "version", REDSCOPE_VERSION, "libbpf_version", libbpf_ver, "kernel", kernel, NULL};
 	prom__sample(p, "redscope_build_info", bl, 1);
 
 	pthread_mutex_lock(&lock);
@@ -293,8 +293,7 @@ void self__render(struct prom *p)
 	prom__family(p, "redscope_bpf_program_attached", "gauge",
 		     "1 when the BPF program is attached, 0 when it could not be.");
 	for (i = 0; i < nr_progs; i++) {
-		const char *l[] = {"collector", progs[i].collector, "program", progs[i].name,
-				   NULL};
+		const char *l[] = {"collector", progs[i].collector, "program", progs[i].name, NULL};
 		prom__sample(p, "redscope_bpf_program_attached", l, progs[i].attached);
 	}
 	prom__family(p, "redscope_events_dropped_total", "counter",

@@ -175,8 +175,8 @@ int web__start(const struct config *cfg, void (*render)(struct prom *p))
 		return fd;
 	/* A small pool: two scrapers (Prometheus and a person with curl) never wait
 	 * on each other. */
-	daemon_ = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-				   NULL, handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	daemon_ = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				   handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 				   MHD_OPTION_THREAD_POOL_SIZE, 2, MHD_OPTION_CONNECTION_TIMEOUT,
 				   30u, MHD_OPTION_END);
 	if (!daemon_) {

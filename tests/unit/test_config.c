@@ -23,18 +23,18 @@ int main(void)
 	CHECK(!strcmp(c.listen_addr, ":9433") && !strcmp(c.telemetry_path, "/metrics"),
 	      "default address and path");
 	CHECK(c.http_enabled && c.pgsql_enabled && c.http_max_endpoints == 100 &&
-		      c.pgsql_max_statements == 50 && c.log_level == LOG_INFO && !c.log_json,
+		  c.pgsql_max_statements == 50 && c.log_level == LOG_INFO && !c.log_json,
 	      "defaults");
 	CHECK(c.http_n_duration_buckets == 11 && c.http_duration_buckets[0] == 0.005 &&
-		      c.http_duration_buckets[10] == 10,
+		  c.http_duration_buckets[10] == 10,
 	      "Prometheus client default buckets");
 	CHECK(c.http_n_size_buckets == 6 && c.http_size_buckets[5] == 1e7, "size buckets");
 
 	CHECK(parse(&c, "--web.listen-address", "127.0.0.1:19400") == 0 &&
-		      !strcmp(c.listen_addr, "127.0.0.1:19400"),
+		  !strcmp(c.listen_addr, "127.0.0.1:19400"),
 	      "--flag value");
 	CHECK(parse(&c, "--web.listen-address=[::1]:9", NULL) == 0 &&
-		      !strcmp(c.listen_addr, "[::1]:9"),
+		  !strcmp(c.listen_addr, "[::1]:9"),
 	      "--flag=value");
 	CHECK(parse(&c, "--web.listen-address=9433", NULL) == -EINVAL, "port without colon");
 	CHECK(parse(&c, "--web.telemetry-path=/m", NULL) == 0 && !strcmp(c.telemetry_path, "/m"),
@@ -43,12 +43,12 @@ int main(void)
 	CHECK(parse(&c, "--web.telemetry-path=/health/live", NULL) == -EINVAL,
 	      "path must not hide a health endpoint");
 	CHECK(parse(&c, "--log.level=debug", "--log.format=json") == 0 &&
-		      c.log_level == LOG_DEBUG && c.log_json,
+		  c.log_level == LOG_DEBUG && c.log_json,
 	      "log flags");
 	CHECK(parse(&c, "--log.level=loud", NULL) == -EINVAL, "bad level");
 	CHECK(parse(&c, "--log.format=xml", NULL) == -EINVAL, "bad format");
 	CHECK(parse(&c, "--no-collector.http", "--no-collector.pgsql") == 0 && !c.http_enabled &&
-		      !c.pgsql_enabled,
+		  !c.pgsql_enabled,
 	      "collectors off");
 	CHECK(parse(&c, "--no-collector.http", "--collector.http") == 0 && c.http_enabled,
 	      "the last of --no-collector/--collector wins");
@@ -59,7 +59,7 @@ int main(void)
 	CHECK(parse(&c, "--http.max-endpoints=-1", NULL) == -EINVAL, "negative refused");
 	CHECK(parse(&c, "--http.max-endpoints=12x", NULL) == -EINVAL, "trailing junk refused");
 	CHECK(parse(&c, "--http.duration-buckets=0.04,0.2", NULL) == 0 &&
-		      c.http_n_duration_buckets == 2 && c.http_duration_buckets[1] == 0.2,
+		  c.http_n_duration_buckets == 2 && c.http_duration_buckets[1] == 0.2,
 	      "custom buckets");
 	CHECK(parse(&c, "--pgsql.duration-buckets=1", NULL) == 0 && c.pgsql_n_duration_buckets == 1,
 	      "pgsql buckets");
@@ -80,9 +80,9 @@ int main(void)
 	CHECK(config__parse_buckets("1;2", b, &n) == -EINVAL, "bad separator");
 	CHECK(config__parse_buckets("inf", b, &n) == -EINVAL, "infinity");
 	CHECK(config__parse_buckets("nan", b, &n) == -EINVAL, "nan");
-	CHECK(config__parse_buckets("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20", b,
-				    &n) == 0 &&
-		      n == 20,
+	CHECK(config__parse_buckets("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20", b, &n) ==
+		      0 &&
+		  n == 20,
 	      "20 bounds");
 	CHECK(config__parse_buckets("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21", b,
 				    &n) == -EINVAL,

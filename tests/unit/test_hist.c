@@ -7,7 +7,7 @@
 int main(void)
 {
 	/* Prometheus' default buckets, in nanoseconds as the kernel holds them. */
-	__u64 b[] = {5000000,   10000000,   25000000,   50000000,   100000000,  250000000,
+	__u64 b[] = {5000000,	10000000,   25000000,	50000000,   100000000,	250000000,
 		     500000000, 1000000000, 2500000000, 5000000000, 10000000000};
 	__u32 n = sizeof(b) / sizeof(b[0]);
 	__u64 many[HIST_MAX_BOUNDS];

@@ -67,7 +67,9 @@ static void test_methods(void)
 
 static void test_endpoints(void)
 {
-	const char *long_ok = "GET /xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy/zzzz HTTP/1.1";
+	const char *long_ok = "GET "
+			      "/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/"
+			      "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy/zzzz HTTP/1.1";
 	char big[HTTP_WINDOW + 64];
 
 	CHECK(!strcmp(endpoint("GET / HTTP/1.1\r\n"), "/"), "root");
