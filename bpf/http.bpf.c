@@ -51,12 +51,15 @@ struct io_args {
 	__u64 iovcnt;
 	__u32 fd;
 	__u32 kind;
+	__u32 active; /* set at syscall entry, cleared at exit */
+	__u32 pad;
 };
 
+/* Task-local: no hashing on the hot path, and freed when the thread exits. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct io_args);
 } http_args SEC(".maps");
 
@@ -603,14 +606,22 @@ static __always_inline int on_accept(long ret)
 
 static __always_inline int enter_io(__u64 fd, __u64 buf, __u64 iovcnt, __u32 kind)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct http_conn_key key = {.tgid = id >> 32, .fd = fd};
-	struct io_args args = {.buf = buf, .iovcnt = iovcnt, .fd = fd, .kind = kind};
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+	struct io_args *a;
 
 	if (!bpf_map_lookup_elem(&http_conns, &key))
 		return 0;
-	if (bpf_map_update_elem(&http_args, &id, &args, BPF_ANY))
+	a = bpf_task_storage_get(&http_args, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
 		drop(DROP_MAP_FULL);
+		return 0;
+	}
+	a->buf = buf;
+	a->iovcnt = iovcnt;
+	a->fd = fd;
+	a->kind = kind;
+	a->active = 1;
 	return 0;
 }
 
@@ -638,11 +649,11 @@ static __always_inline int exit_io(long ret, int is_write)
 	struct http_conn *c;
 	int r;
 
-	ap = bpf_map_lookup_elem(&http_args, &id);
-	if (!ap)
+	ap = bpf_task_storage_get(&http_args, bpf_get_current_task_btf(), 0, 0);
+	if (!ap || !ap->active)
 		return 0;
 	a = *ap;
-	bpf_map_delete_elem(&http_args, &id);
+	ap->active = 0;
 	if (ret <= 0)
 		return 0;
 	key.fd = a.fd;

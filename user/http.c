@@ -104,8 +104,6 @@ static int start(const struct config *cfg)
 	}
 	self__map("http_conns", bpf_map__fd(skel->maps.http_conns),
 		  bpf_map__max_entries(skel->maps.http_conns));
-	self__map("http_args", bpf_map__fd(skel->maps.http_args),
-		  bpf_map__max_entries(skel->maps.http_args));
 	self__map("http_endpoints", bpf_map__fd(skel->maps.http_endpoints),
 		  bpf_map__max_entries(skel->maps.http_endpoints));
 	self__map("http_services", bpf_map__fd(skel->maps.http_services),
@@ -437,12 +435,8 @@ static __u32 conn_tgid(const void *key)
 	return ((const struct http_conn_key *)key)->tgid;
 }
 
-static __u32 args_tgid(const void *key)
-{
-	return *(const __u64 *)key >> 32;
-}
-
-/* Processes that exit close their sockets without close(2): forget them. */
+/* Processes that exit close their sockets without close(2): forget them.
+ * (http_args is task storage: the kernel frees it with the thread.) */
 static void tick(void)
 {
 	static unsigned ticks;
@@ -450,7 +444,6 @@ static void tick(void)
 	if (!skel || ++ticks % 5)
 		return;
 	forget_dead(bpf_map__fd(skel->maps.http_conns), sizeof(struct http_conn_key), conn_tgid);
-	forget_dead(bpf_map__fd(skel->maps.http_args), sizeof(__u64), args_tgid);
 }
 
 static void stop(void)

@@ -4,7 +4,8 @@
 #include "check.h"
 #include "http_parse.h"
 
-static char win[HTTP_WINDOW];
+/* Like the BPF scratch buffer, 8 readable bytes past the window (http_word). */
+static char win[HTTP_WINDOW + 8];
 
 static __u32 load(const char *s)
 {
@@ -176,6 +177,37 @@ static void test_head(void)
 	CHECK(h.end == 19, "first request ends at 19, got %u", h.end);
 	http_scan_head(win, h.end, n, &h);
 	CHECK(h.end == n, "second ends at the buffer end");
+
+	{
+		/* Lines longer than one step (64 bytes) and many of them. */
+		static char big[HTTP_WINDOW];
+		int k;
+
+		strcpy(big, "HTTP/1.1 200 OK\r\nX-Long: ");
+		for (k = 0; k < 300; k++)
+			strcat(big, "a");
+		strcat(big, "\r\n");
+		for (k = 0; k < 20; k++)
+			strcat(big, "X: y\r\n");
+		strcat(big, "CONTENT-LENGTH:\t 612\r\n\r\n");
+		n = load(big);
+		http_scan_head(win, 0, n, &h);
+		CHECK(h.end == n && h.content_length == 612,
+		      "long and many lines: end %u of %u, length %lld", h.end, n,
+		      (long long)h.content_length);
+	}
+	n = load("HTTP/1.1 200 OK\r\nContent-Lengthy: 5\r\nTransfer-Encodings: x\r\n\r\n");
+	http_scan_head(win, 0, n, &h);
+	CHECK(h.content_length == -1 && !h.chunked && h.end == n, "look-alike names do not count");
+	n = load("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r");
+	http_scan_head(win, 0, n, &h);
+	CHECK(h.end == 0, "a blank line cut after its CR is not the end yet");
+	n = load("HTTP/1.1 200 OK\r\nContent-Len");
+	http_scan_head(win, 0, n, &h);
+	CHECK(h.end == 0 && h.content_length == -1, "a header cut in its name");
+	n = load("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 20\r\n\r\n");
+	http_scan_head(win, 0, n, &h);
+	CHECK(h.content_length == 20, "the last of repeated headers");
 
 	n = load("HTTP/1.1 404 Not Found\r\n");
 	CHECK(http_parse_status(win, n) == 404, "status 404");
