@@ -421,18 +421,16 @@ struct walk {
 };
 
 /* One request (or a continuation of one) out of a read buffer; 1 stops the walk. */
-__noinline int http_read_one(struct walk *w)
+__noinline int http_read_one(struct walk *w, struct http_conn *c)
 {
 	struct http_head *h;
 	struct http_req *req;
-	struct http_conn *c;
 	struct scratch *s;
 	__u64 take, used;
 	__u32 n, zero = 0;
 
 	if (!w || w->off >= w->total)
 		return 1;
-	c = bpf_map_lookup_elem(&http_conns, &w->ck);
 	s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!c || !s)
 		return 1;
@@ -532,9 +530,8 @@ static __always_inline int start_response(struct http_conn *c, struct scratch *s
 }
 
 /* One response (or part of one) out of a write buffer; 1 stops the walk. */
-__noinline int http_write_one(struct walk *w)
+__noinline int http_write_one(struct walk *w, struct http_conn *c)
 {
-	struct http_conn *c;
 	struct scratch *s;
 	__u64 take, need;
 	__u32 n, zero = 0;
@@ -542,7 +539,6 @@ __noinline int http_write_one(struct walk *w)
 
 	if (!w || w->off >= w->total)
 		return 1;
-	c = bpf_map_lookup_elem(&http_conns, &w->ck);
 	s = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!c || !s || !c->count)
 		return 1;
@@ -667,7 +663,7 @@ static __always_inline int exit_io(long ret, int is_write)
 	if (is_write)
 		c->last_write_ns = w.now;
 	for (r = 0; r < HTTP_PER_BUFFER; r++) {
-		if (is_write ? http_write_one(&w) : http_read_one(&w))
+		if (is_write ? http_write_one(&w, c) : http_read_one(&w, c))
 			return 0;
 	}
 	/* More requests (or responses) in one buffer than we walk: say so. */
