@@ -4,9 +4,10 @@
 set -euo pipefail
 
 build=(make clang llvm gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-	libmicrohttpd-dev)
+	libmicrohttpd-dev libpg-query-dev)
 test=(curl nginx libnginx-mod-http-echo wrk python3 prometheus
-	prometheus-alertmanager procps util-linux)
+	prometheus-alertmanager procps util-linux postgresql postgresql-contrib
+	openssl)
 
 want=("${build[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test[@]}")
