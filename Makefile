@@ -38,7 +38,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/unit/%,$(UNIT_SRCS))
 
 -include $(wildcard user/*.mk tests/*/*.mk)
 
-.PHONY: all run test deps unit-tests format format-check vmlinux clean
+.PHONY: all run test deps unit-tests bench format format-check vmlinux clean
 all: $(OUT)/redscope
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUT)
@@ -63,7 +63,19 @@ $(OUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUT)/tests/unit
 
 unit-tests: $(UNIT_BINS)
 
-$(OUT) $(OUT)/user $(OUT)/tests/unit:
+# The benchmark's floor (scripts/bench-http.sh): empty programs on the HTTP
+# collector's tracepoints, loaded by a small skeleton loader.
+bench: $(OUT)/redscope $(OUT)/bench/floor
+
+$(OUT)/bench/%.bpf.o: tests/bench/%.bpf.c $(VMLINUX) | $(OUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/bench/floor: tests/bench/floor.c $(OUT)/bench/floor.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUT)/bench $< $(LDLIBS) -o $@
+
+$(OUT) $(OUT)/user $(OUT)/tests/unit $(OUT)/bench:
 	$(Q)mkdir -p $@
 
 # Installs the Debian packages that are missing (needs root and apt).
@@ -90,4 +102,4 @@ format-check:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/unit/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/unit/*.d $(OUT)/bench/*.d)
