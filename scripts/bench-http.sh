@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# What the HTTP collector costs a busy server: nginx (1 worker pinned to CPU 0)
+# serving a 612-byte file to wrk (pinned to CPU 1, -t1 -c32), in interleaved
+# rounds of three setups: no agent; the floor (empty BPF programs on the same
+# 21 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
+# Prints figures, not a verdict. Needs root.
+#
+#   scripts/bench-http.sh [SECONDS_PER_RUN [ROUNDS]]     (default 10 3)
+#   BENCH_PROFILE=1 scripts/bench-http.sh   adds one round with bpf_stats on and
+#                                           prints each program's run time
+set -euo pipefail
+
+DURATION=${1:-10}
+ROUNDS=${2:-3}
+NGINX_PORT=18099
+AGENT_PORT=19439
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+make -s bench >/dev/null
+TMP=$(mktemp -d /tmp/redscope-bench.XXXXXX)
+chmod 755 "$TMP" # nginx's worker runs as nobody
+WRAPPERS=()
+STATS_PREV= # kernel.bpf_stats_enabled to restore, when the profile changed it
+
+stop_wrapper() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+	local pid
+	for pid in "${WRAPPERS[@]}"; do stop_wrapper "$pid"; done
+	[ -z "$STATS_PREV" ] || sysctl -q -w kernel.bpf_stats_enabled="$STATS_PREV"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# bounded CMD...: in the background, at most an hour; BG_WRAP/BG_PID as in
+# tests/integration/lib.sh.
+bounded() {
+	local i
+	timeout -k 5 3600 "$@" &
+	BG_WRAP=$!
+	WRAPPERS+=("$BG_WRAP")
+	for i in $(seq 100); do
+		BG_PID=$(pgrep -P "$BG_WRAP" | head -n1 || true)
+		[ -n "$BG_PID" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# libbpf attaches tracepoints through tracefs; the floor loader does not mount it.
+mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+
+# nginx as Debian ships it (sendfile on), but without an access log: the
+# file writes would be measured too and they are not what this is about.
+mkdir -p "$TMP/www" "$TMP/tmp"
+head -c 612 /dev/zero | tr '\0' x >"$TMP/www/index.html"
+cat >"$TMP/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $TMP/nginx.pid;
+error_log $TMP/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 100000;
+	client_body_temp_path $TMP/tmp/body;
+	proxy_temp_path $TMP/tmp/proxy;
+	fastcgi_temp_path $TMP/tmp/fastcgi;
+	uwsgi_temp_path $TMP/tmp/uwsgi;
+	scgi_temp_path $TMP/tmp/scgi;
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		root $TMP/www;
+	}
+}
+EOF
+bounded taskset -c 0 nginx -e "$TMP/error.log" -c "$TMP/nginx.conf"
+for i in $(seq 50); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$NGINX_PORT") 2>/dev/null && break
+	sleep 0.1
+done
+
+URL=http://127.0.0.1:$NGINX_PORT/index.html
+# run_wrk SECONDS: requests per second, as wrk reports it. Its total goes to
+# $TMP/wrk.total.
+run_wrk() {
+	local out
+	out=$(taskset -c 1 timeout $(($1 + 30)) wrk -t1 -c32 -d"$1"s "$URL")
+	awk '/requests in/ {print $1}' <<<"$out" >"$TMP/wrk.total"
+	awk '/^Requests\/sec:/ {print $2}' <<<"$out"
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+now_ns() { date +%s%N; }
+
+start_agent() {
+	local i
+	bounded "$ROOT/build/redscope" --web.listen-address=127.0.0.1:$AGENT_PORT \
+		--no-collector.pgsql --log.level=warn
+	AGENT_PID=$BG_PID
+	AGENT_WRAP=$BG_WRAP
+	for i in $(seq 300); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/health/ready")" = 200 ] && return 0
+		sleep 0.1
+	done
+	echo "bench: the agent never became ready" >&2
+	return 1
+}
+
+start_floor() {
+	bounded "$ROOT/build/bench/floor" >"$TMP/floor.out"
+	FLOOR_WRAP=$BG_WRAP
+	for i in $(seq 300); do
+		grep -q attached "$TMP/floor.out" && return 0
+		sleep 0.1
+	done
+	echo "bench: the floor never attached" >&2
+	return 1
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+none=() floor=() agent=()
+cpu_ticks_sum=0 cpu_ns_sum=0 hwm_kb=0 drops=0 counted=0 wrk_total=0
+hz=$(getconf CLK_TCK)
+
+echo "bench: nginx on CPU 0, wrk -t1 -c32 -d${DURATION}s on CPU 1, $ROUNDS rounds" >&2
+run_wrk 2 >/dev/null # warm up nginx and the page cache
+for r in $(seq "$ROUNDS"); do
+	none+=("$(run_wrk "$DURATION")")
+
+	start_floor
+	floor+=("$(run_wrk "$DURATION")")
+	stop_wrapper "$FLOOR_WRAP"
+
+	start_agent
+	t0=$(now_ns)
+	c0=$(cpu_ticks "$AGENT_PID")
+	agent+=("$(run_wrk "$DURATION")")
+	# One scrape per run, as a Prometheus server would do about every 10 s.
+	curl -s "http://127.0.0.1:$AGENT_PORT/metrics" >"$TMP/metrics"
+	cpu_ticks_sum=$((cpu_ticks_sum + $(cpu_ticks "$AGENT_PID") - c0))
+	cpu_ns_sum=$((cpu_ns_sum + $(now_ns) - t0))
+	h=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status")
+	[ "$h" -gt "$hwm_kb" ] && hwm_kb=$h
+	drops=$((drops + $(awk '/^redscope_events_dropped_total\{/ {s += $2} END {print s + 0}' "$TMP/metrics")))
+	counted=$((counted + $(awk '/^http_requests_total\{/ && /endpoint="\/index.html"/ {s += $2} END {print s + 0}' "$TMP/metrics")))
+	wrk_total=$((wrk_total + $(cat "$TMP/wrk.total")))
+	stop_wrapper "$AGENT_WRAP"
+	echo "bench: round $r: none ${none[-1]}, floor ${floor[-1]}, redscope ${agent[-1]} req/s" >&2
+done
+
+m_none=$(printf '%s\n' "${none[@]}" | median)
+m_floor=$(printf '%s\n' "${floor[@]}" | median)
+m_agent=$(printf '%s\n' "${agent[@]}" | median)
+loss() { awk -v a="$1" -v b="$m_none" 'BEGIN { printf "%.1f %%", (b - a) / b * 100 }'; }
+cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
+	'BEGIN { printf "%.2f %%", t / hz / (ns / 1e9) * 100 }')
+
+printf '\n%-22s %12s %10s\n' "setup" "req/s" "loss"
+printf '%-22s %12.0f %10s\n' "no agent" "$m_none" "-"
+printf '%-22s %12.0f %10s\n' "floor (21 empty progs)" "$m_floor" "$(loss "$m_floor")"
+printf '%-22s %12.0f %10s\n' "redscope" "$m_agent" "$(loss "$m_agent")"
+printf '\nredscope userspace CPU   %s of one core (utime+stime over its runs, one scrape each)\n' "$cpu_pct"
+printf 'redscope peak RSS        %.1f MB (VmHWM)\n' "$(awk -v k="$hwm_kb" 'BEGIN { print k / 1024 }')"
+printf 'events dropped           %d (redscope_events_dropped_total, all rounds)\n' "$drops"
+printf 'requests counted         %d of %d wrk completed (wrk leaves out those in flight at its end)\n' \
+	"$counted" "$wrk_total"
+printf 'rounds (req/s)           none: %s; floor: %s; redscope: %s\n' \
+	"${none[*]}" "${floor[*]}" "${agent[*]}"
+
+[ "${BENCH_PROFILE:-0}" = 1 ] || exit 0
+
+# One more redscope run with bpf_stats on (it adds two clock reads per program
+# run, so it is not one of the measured rounds): time per program.
+start_agent
+STATS_PREV=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -q -w kernel.bpf_stats_enabled=1
+run_wrk "$DURATION" >/dev/null
+printf '\n%-24s %12s %10s %14s\n' "program" "runs" "ns/run" "ms total"
+for id in $(awk '$1 == "prog_id:" {print $2}' /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | sort -un); do
+	bpftool prog show id "$id" 2>/dev/null | awk '
+		NR == 1 { for (i = 1; i <= NF; i++) {
+			if ($i == "name") name = $(i + 1)
+			if ($i == "run_time_ns") t = $(i + 1)
+			if ($i == "run_cnt") c = $(i + 1) } }
+		END { if (c > 0) printf "%-24s %12d %10.0f %14.1f\n", name, c, t / c, t / 1e6 }'
+done | sort -k4 -rn
+stop_wrapper "$AGENT_WRAP"
