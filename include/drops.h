@@ -11,12 +11,14 @@ enum drop_reason {
 	DROP_CONN_FULL,	   /* no room to track a new connection */
 	DROP_QUEUE_FULL,   /* too many pipelined requests waiting on one connection */
 	DROP_RINGBUF_FULL, /* ring buffer reserve failed */
+	DROP_DESYNC,	   /* a byte stream stopped making sense; parsing resumes at the next read */
 	DROP__MAX,
 };
 
 #define DROP_REASON_NAMES                                                                          \
 	{                                                                                          \
 		"map_full", "read_failed", "conn_table_full", "pipeline_full", "ringbuf_full",     \
+		    "protocol_desync",                                                             \
 	}
 
 #endif

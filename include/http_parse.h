@@ -20,7 +20,8 @@
 #define HTTP_MASK (HTTP_WINDOW - 1)
 #define HB(b, i)  ((unsigned char)(b)[(i)&HTTP_MASK])
 
-#ifndef __bpf__
+#if !defined(__bpf__) && !defined(REDSCOPE_BPF_LOOP)
+#define REDSCOPE_BPF_LOOP
 /* Userspace stand-in with the helper's semantics: stop when the callback returns 1. */
 static inline long bpf_loop(__u32 nr, long (*cb)(__u32, void *), void *ctx, __u64 flags)
 {

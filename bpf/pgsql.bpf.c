@@ -1,0 +1,963 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * PostgreSQL server metrics from the wire protocol, read on the backend's own
+ * syscalls: no uprobe on the per-query path.
+ *
+ * accept/accept4 (exit)    a postmaster (pg_servers, found by userspace) accepted
+ *                          a client: remember the socket
+ * sched_process_fork       the postmaster forks the backend for it: track the
+ *                          backend (pg_conns, keyed by its tgid) and that fd
+ * recvfrom (enter/exit)    client messages: startup (database), Query, Parse,
+ *                          Bind, Execute; queue the statements with their start
+ * sendto (enter/exit)      server messages: CommandComplete, ErrorResponse
+ *                          (SQLSTATE), ReadyForQuery (transaction status): count
+ *                          each statement into pg_hist, pg_count and pg_stmt
+ * sched_process_exit       the backend is gone: forget it
+ * USDT lock__wait__*,      lock waits and deadlocks, rare events: attached by
+ * deadlock__found          userspace to each server binary it finds
+ *
+ * PostgreSQL calls recv() and send() on its client socket, which are the
+ * recvfrom and sendto syscalls: no other syscall needs watching.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/usdt.bpf.h>
+#include "pgsql.h"
+#include "drops.h"
+#include "pgsql_parse.h"
+
+/* Protocol codes of the first packet (no type byte). */
+#define PG_PROTO_V3   196608
+#define PG_SSL_CODE   80877103
+#define PG_GSS_CODE   80877104
+#define PG_CANCEL_CODE 80877102
+#define PG_STARTUP_MAX 10000
+
+enum { DIR_IN = 0, DIR_OUT = 1 };
+
+/* Set by userspace before load; bounds in nanoseconds. */
+const volatile __u64 dur_bounds[HIST_MAX_BOUNDS] = {};
+const volatile __u32 nr_dur_bounds = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct pg_server);
+} pg_servers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct pg_conn);
+} pg_conns SEC(".maps");
+
+/* The buffer of a recvfrom/sendto in flight on a tracked socket, by thread. */
+struct pg_args {
+	__u64 buf;
+	__u32 fd;
+	__u32 active;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pg_args);
+} pg_args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pg_prep_key);
+	__type(value, struct pg_prep);
+} pg_prepared SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pg_key);
+	__type(value, struct pg_hist);
+} pg_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pg_key);
+	__type(value, __u64);
+} pg_count SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pg_stmt_key);
+	__type(value, struct pg_hist);
+} pg_stmt SEC(".maps");
+
+/* Statement hashes whose text userspace has been sent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} pg_seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} pg_texts SEC(".maps");
+
+/* Lock waits in progress, by thread: start time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} pg_lockwait SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* One syscall buffer being walked, message by message. */
+struct pg_walk {
+	__u64 buf; /* user address */
+	__u64 total;
+	__u64 off;
+	__u64 now;
+	__u32 tgid;
+	__u32 dir;
+};
+
+/* Startup packet parameters: "key\0value\0key\0value\0...\0". */
+struct pg_params {
+	__u32 n;
+	__u32 tok_start;
+	__u32 tok_index;
+	__u32 key; /* 1 database, 2 user, 0 other */
+	__u32 db_start, db_len, user_start, user_len;
+};
+
+/* Per-CPU room for what does not fit the 512-byte stack. */
+struct scratch {
+	char text[PG_TEXT_LEN];
+	struct pg_hasher h;
+	struct pg_walk w;
+	struct pg_params sp;
+	struct pg_key key;
+	struct pg_stmt_key skey;
+	struct pg_prep_key pkey;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} pg_scratch SEC(".maps");
+
+/* Never written: the initial value of new entries. */
+struct zeroes {
+	struct pg_conn conn;
+	struct pg_hist hist;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zeroes);
+} pg_zero SEC(".maps");
+
+static __always_inline void drop(__u32 reason)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&drops, &reason);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+static __always_inline struct zeroes *zeroes(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pg_zero, &zero);
+}
+
+static __always_inline struct scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pg_scratch, &zero);
+}
+
+/* Global: the verifier checks the bucket loop once. */
+__noinline __u32 pg_slot(__u64 v)
+{
+	return hist_bucket(dur_bounds, nr_dur_bounds, v);
+}
+
+/* ---- counting ------------------------------------------------------------------ */
+
+static __always_inline void hist_add(void *map, void *key, __u64 ns)
+{
+	struct pg_hist *h;
+	struct zeroes *z;
+	__u32 b;
+
+	h = bpf_map_lookup_elem(map, key);
+	if (!h) {
+		z = zeroes();
+		if (!z)
+			return;
+		bpf_map_update_elem(map, key, &z->hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(map, key);
+		if (!h) {
+			drop(DROP_MAP_FULL);
+			return;
+		}
+	}
+	b = pg_slot(ns);
+	h->slots[b < HIST_SLOTS ? b : HIST_SLOTS - 1]++;
+	h->sum_ns += ns;
+}
+
+static __always_inline void count_add(struct pg_key *key)
+{
+	__u64 one = 1, *v;
+
+	v = bpf_map_lookup_elem(&pg_count, key);
+	if (v) {
+		(*v)++;
+		return;
+	}
+	if (bpf_map_update_elem(&pg_count, key, &one, BPF_NOEXIST)) {
+		v = bpf_map_lookup_elem(&pg_count, key); /* another CPU made it */
+		if (v)
+			(*v)++;
+		else
+			drop(DROP_MAP_FULL);
+	}
+}
+
+/* The scratch key for this connection's database and what it counts. */
+static __always_inline struct pg_key *conn_key(struct scratch *s, struct pg_conn *c, __u32 kind,
+					       __u32 code)
+{
+	__builtin_memcpy(s->key.database, c->database, sizeof(s->key.database));
+	__builtin_memcpy(s->key.service, c->service, sizeof(s->key.service));
+	s->key.kind = kind;
+	s->key.code = code;
+	return &s->key;
+}
+
+/*
+ * One statement answered (CommandComplete or ErrorResponse) now. Global
+ * functions like this one are verified once on their own: inlined into the
+ * message walk, their loops and branches would multiply its states.
+ */
+__noinline int pg_complete(struct scratch *s, struct pg_conn *c, __u32 op, __u32 err,
+			   __u32 sqlstate)
+{
+	struct pg_pending *p;
+	__u64 start, hash = 0, dur, now;
+
+	if (!s || !c)
+		return 0;
+	now = s->w.now;
+	start = c->last_read_ns;
+	p = &c->q[c->head & (PG_QUEUE - 1)];
+
+	if (c->count) {
+		start = p->start_ns;
+		hash = p->hash;
+		if (err)
+			op = p->op; /* no command tag: the statement's first word */
+		if (!p->simple) {
+			c->head = (c->head + 1) & (PG_QUEUE - 1);
+			c->count--;
+		}
+	} else if (err) {
+		op = PG_OP_OTHER;
+	}
+	if (op >= PG_OP__MAX)
+		op = PG_OP_OTHER;
+	dur = now > start ? now - start : 0;
+	hist_add(&pg_hist, conn_key(s, c, PG_K_QUERY, op | (err ? 1 : 0) << 8), dur);
+	if (err)
+		count_add(conn_key(s, c, PG_K_ERROR, sqlstate));
+	if (hash) {
+		s->skey.hash = hash;
+		__builtin_memcpy(s->skey.database, c->database, sizeof(s->skey.database));
+		__builtin_memcpy(s->skey.service, c->service, sizeof(s->skey.service));
+		hist_add(&pg_stmt, &s->skey, dur);
+	}
+	if (c->cyc_stmts < 255)
+		c->cyc_stmts++;
+	if (err)
+		c->cyc_flags |= PG_CYC_ERROR;
+	if (op == PG_OP_ROLLBACK)
+		c->cyc_flags |= PG_CYC_ROLLBACK;
+	return 0;
+}
+
+/*
+ * ReadyForQuery: the end of a query cycle. A transaction ended when the
+ * status returns to idle: after a block ('T'/'E' before), or as the implicit
+ * transaction of the statements this cycle ran. Rolled back when it failed.
+ */
+static __always_inline void end_cycle(struct scratch *s, struct pg_conn *c, __u8 status)
+{
+	__u32 rollback;
+
+	if (status == 'I' && (c->xact == 'T' || c->xact == 'E' || c->cyc_stmts)) {
+		rollback = c->xact == 'E' || (c->cyc_flags & (PG_CYC_ERROR | PG_CYC_ROLLBACK));
+		count_add(conn_key(s, c, PG_K_XACT, rollback));
+	}
+	c->xact = status;
+	c->cyc_stmts = 0;
+	c->cyc_flags = 0;
+	c->head = 0;
+	c->count = 0; /* statements left after an error were skipped by the server */
+}
+
+/* ---- client messages ------------------------------------------------------------- */
+
+/* Copies n (<= PG_TEXT_LEN - 1) user bytes at src into s->text, NUL-terminated. */
+static __always_inline __u32 load_text(struct scratch *s, __u64 src, __u64 n)
+{
+	if (n > PG_TEXT_LEN - 1)
+		n = PG_TEXT_LEN - 1;
+	if (n == 0)
+		return 0;
+	if (bpf_probe_read_user(s->text, n, (void *)src)) {
+		drop(DROP_READ_FAILED);
+		return 0;
+	}
+	s->text[n & (PG_TEXT_LEN - 1)] = 0;
+	return n;
+}
+
+/* Hashes the statement text in s->text; sends it to userspace the first time. */
+__noinline int pg_hash_statement(struct scratch *s, __u32 n)
+{
+	struct pg_text_event *ev;
+	__u8 one = 1;
+
+	if (!s)
+		return 0;
+	pg_hash_text(s->text, n, &s->h);
+	if (bpf_map_lookup_elem(&pg_seen, &s->h.hash))
+		return 0;
+	if (bpf_map_update_elem(&pg_seen, &s->h.hash, &one, BPF_NOEXIST))
+		return 0; /* another CPU is sending it */
+	ev = bpf_ringbuf_reserve(&pg_texts, sizeof(*ev), 0);
+	if (!ev) {
+		bpf_map_delete_elem(&pg_seen, &s->h.hash); /* try again next time */
+		drop(DROP_RINGBUF_FULL);
+		return 0;
+	}
+	ev->hash = s->h.hash;
+	ev->len = n;
+	bpf_probe_read_kernel(ev->text, sizeof(ev->text), s->text);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+static __always_inline void enqueue(struct pg_conn *c, __u64 now, __u64 hash, __u16 op,
+				    __u8 simple)
+{
+	struct pg_pending *p;
+
+	if (c->count >= PG_QUEUE) {
+		/* Its answer still counts, with the batch's start time. */
+		drop(DROP_QUEUE_FULL);
+		return;
+	}
+	p = &c->q[(c->head + c->count) & (PG_QUEUE - 1)];
+	p->start_ns = now;
+	p->hash = hash;
+	p->op = op;
+	p->simple = simple;
+	c->count++;
+}
+
+/* Length of the NUL-terminated name at s->text[off], or -1 past the window. */
+__noinline int pg_name_len(struct scratch *s, __u32 off, __u32 n)
+{
+	int i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < 64; i++) {
+		if (off + i >= n)
+			return -1;
+		if (s->text[(off + i) & (PG_TEXT_LEN - 1)] == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* s->pkey: the pg_prepared key for the name at s->text[off] (len bytes). */
+__noinline int pg_prep_key(struct scratch *s, __u32 tgid, __u32 off, __u32 len)
+{
+	__u32 i;
+
+	if (!s)
+		return 0;
+	__builtin_memset(&s->pkey, 0, sizeof(s->pkey));
+	s->pkey.tgid = tgid;
+	for (i = 0; i < PG_NAME_LEN; i++) {
+		if (i >= len)
+			break;
+		s->pkey.name[i] = s->text[(off + i) & (PG_TEXT_LEN - 1)];
+	}
+	return 0;
+}
+
+/* A client message of the given type; its payload (avail bytes of it in this
+ * buffer) starts at user address p. */
+__noinline int pg_client_msg(struct scratch *s, struct pg_conn *c, __u32 type, __u64 p,
+			     __u64 avail)
+{
+	struct pg_prep prep = {}, *found;
+	__u32 n;
+	int nl, sl;
+
+	if (!s || !c || c->state != PG_S_READY)
+		return 0;
+	switch (type) {
+	case 'Q':
+		n = load_text(s, p, avail);
+		s->h.hash = 0;
+		s->h.word = 0;
+		if (n)
+			pg_hash_statement(s, n);
+		enqueue(c, s->w.now, s->h.hash, pg_word_op(s->h.word), 1);
+		break;
+	case 'P': /* statement name, text, parameter types */
+		n = load_text(s, p, avail);
+		nl = pg_name_len(s, 0, n);
+		if (nl < 0)
+			break;
+		n = load_text(s, p + nl + 1, avail > (__u64)nl + 1 ? avail - nl - 1 : 0);
+		if (!n)
+			break;
+		pg_hash_statement(s, n);
+		prep.hash = s->h.hash;
+		prep.op = pg_word_op(s->h.word);
+		n = load_text(s, p, nl + 1);
+		if (!n)
+			break;
+		pg_prep_key(s, s->w.tgid, 0, nl);
+		bpf_map_update_elem(&pg_prepared, &s->pkey, &prep, BPF_ANY);
+		break;
+	case 'B': /* portal name, statement name, ... */
+		c->bound_hash = 0;
+		c->bound_op = PG_OP_OTHER;
+		n = load_text(s, p, avail < 2 * 64 + 2 ? avail : 2 * 64 + 2);
+		nl = pg_name_len(s, 0, n);
+		if (nl < 0)
+			break;
+		sl = pg_name_len(s, nl + 1, n);
+		if (sl < 0)
+			break;
+		pg_prep_key(s, s->w.tgid, nl + 1, sl);
+		found = bpf_map_lookup_elem(&pg_prepared, &s->pkey);
+		if (found) {
+			c->bound_hash = found->hash;
+			c->bound_op = found->op;
+		}
+		break;
+	case 'E':
+		enqueue(c, s->w.now, c->bound_hash, c->bound_op, 0);
+		break;
+	}
+	return 0;
+}
+
+/* ---- server messages -------------------------------------------------------------- */
+
+/* The SQLSTATE field ('C') of an ErrorResponse payload staged in st (n bytes). */
+__noinline __u32 pg_sqlstate(struct pg_stage *st, __u32 n)
+{
+	const char *b;
+	__u32 j;
+
+	if (!st)
+		return 0;
+	b = &st->buf[5];
+	/* Fields are a type byte and a NUL-terminated string: a byte after a NUL
+	 * (or the first) is always a type byte. */
+	for (j = 0; j + 6 < PG_STAGE_WANT; j++) {
+		if (j + 6 >= n)
+			break;
+		if ((j == 0 || b[j - 1] == 0) && b[j] == 'C' && b[j + 6] == 0)
+			return pg_sqlstate_pack(&b[j + 1]);
+	}
+	return 0;
+}
+
+/* Payload bytes of a server message that must be staged before it is handled. */
+static __always_inline __u32 server_wants(__u8 type, __u64 plen)
+{
+	if (type != 'C' && type != 'E' && type != 'Z')
+		return 0;
+	return plen < PG_STAGE_WANT ? plen : PG_STAGE_WANT;
+}
+
+/* A server message whose first n payload bytes are staged in c->out. */
+__noinline int pg_server_msg(struct scratch *s, struct pg_conn *c, __u32 type, __u32 n)
+{
+	const char *b;
+	struct pg_pending *p;
+
+	if (!s || !c)
+		return 0;
+	b = &c->out.buf[5];
+	if (c->state == PG_S_AUTH) {
+		if (type == 'Z' && n >= 1) { /* authenticated: a session begins */
+			c->state = PG_S_READY;
+			c->xact = b[0];
+			count_add(conn_key(s, c, PG_K_CONN_OPENED, 0));
+		}
+		return 0;
+	}
+	if (c->state != PG_S_READY)
+		return 0;
+	switch (type) {
+	case 'C':
+		pg_complete(s, c, pg_tag_op(b, n), 0, 0);
+		break;
+	case 'E':
+		pg_complete(s, c, PG_OP_OTHER, 1, pg_sqlstate(&c->out, n));
+		break;
+	case 'Z':
+		if (n >= 1)
+			end_cycle(s, c, b[0]);
+		break;
+	case 's': /* PortalSuspended: the Execute ran out of its row limit */
+	case 'I': /* EmptyQueryResponse */
+		p = &c->q[c->head & (PG_QUEUE - 1)];
+		if (c->count && !p->simple) {
+			c->head = (c->head + 1) & (PG_QUEUE - 1);
+			c->count--;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* ---- the message walk ----------------------------------------------------------- */
+
+static __always_inline int valid_type(__u8 t)
+{
+	return (t >= 'A' && t <= 'Z') || (t >= 'a' && t <= 'z') || (t >= '1' && t <= '3');
+}
+
+/* Appends n (< 64) user bytes at src to the stage. */
+static __always_inline int stage_add(struct pg_stage *st, __u64 src, __u32 n)
+{
+	__u32 at = st->len & 63;
+
+	n &= 63;
+	if (!n)
+		return 0;
+	if (bpf_probe_read_user(&st->buf[at], n, (void *)src)) {
+		drop(DROP_READ_FAILED);
+		return -1;
+	}
+	st->len = at + n;
+	return 0;
+}
+
+struct pg_walk_ctx {
+	struct scratch *s;
+	struct pg_conn *c;
+};
+
+/* One message (or the part of one in this buffer); 1 stops the walk. */
+static long pg_step(__u32 i, void *arg)
+{
+	struct pg_walk_ctx *x = arg;
+	struct scratch *s = x->s;
+	struct pg_conn *c = x->c;
+	struct pg_walk *w = &s->w;
+	struct pg_stage *st;
+	__u64 left, take, len, plen;
+	__u32 want, have, n;
+	__u8 type;
+
+	if (w->off >= w->total)
+		return 1;
+	st = w->dir == DIR_OUT ? &c->out : &c->in;
+	left = w->total - w->off;
+	if (st->rem) {
+		take = st->rem < left ? st->rem : left;
+		st->rem -= take;
+		w->off += take;
+		return 0;
+	}
+	if (st->len < 5) {
+		n = 5 - st->len;
+		if (n > left)
+			n = left;
+		if (stage_add(st, w->buf + w->off, n))
+			return 1;
+		w->off += n;
+		left -= n;
+		if (st->len < 5)
+			return 1; /* the rest of the head comes with the next buffer */
+	}
+	type = st->buf[0];
+	len = bpf_ntohl(*(__u32 *)&st->buf[1]);
+	if (!valid_type(type) || len < 4 || len > (1u << 30)) {
+		st->len = 0;
+		st->lost = 1; /* lost: start afresh at the next buffer */
+		drop(DROP_DESYNC);
+		return 1;
+	}
+	plen = len - 4;
+	if (w->dir == DIR_IN) {
+		pg_client_msg(s, c, type, w->buf + w->off, plen < left ? plen : left);
+		st->rem = plen;
+		st->len = 0;
+		return 0;
+	}
+	want = server_wants(type, plen);
+	have = st->len - 5;
+	if (have < want) {
+		n = want - have;
+		if (n > left)
+			n = left;
+		if (stage_add(st, w->buf + w->off, n))
+			return 1;
+		w->off += n;
+		if (st->len - 5 < want)
+			return 1;
+	}
+	pg_server_msg(s, c, type, want);
+	st->rem = plen - want;
+	st->len = 0;
+	return 0;
+}
+
+static __always_inline void walk(struct scratch *s, struct pg_conn *c)
+{
+	struct pg_walk_ctx x = {.s = s, .c = c};
+	struct pg_stage *st = s->w.dir == DIR_OUT ? &c->out : &c->in;
+
+	if (st->lost) { /* lost earlier: assume this buffer starts a message */
+		st->lost = 0;
+		st->rem = 0;
+		st->len = 0;
+	}
+	bpf_loop(PG_MSGS_PER_BUF, pg_step, &x, 0);
+	if (s->w.off < s->w.total && !st->lost) {
+		st->lost = 1; /* more messages than we walk: resync at the next buffer */
+		drop(DROP_DESYNC);
+	}
+}
+
+/* ---- connection setup ------------------------------------------------------------- */
+
+struct param_ctx {
+	struct scratch *s;
+};
+
+static long param_step(__u32 i, void *arg)
+{
+	struct scratch *s = ((struct param_ctx *)arg)->s;
+	struct pg_params *sp = &s->sp;
+	__u32 a, len;
+
+	if (i >= sp->n)
+		return 1;
+	if (s->text[i & (PG_TEXT_LEN - 1)] != 0)
+		return 0;
+	len = i - sp->tok_start;
+	if (len == 0 && !(sp->tok_index & 1))
+		return 1; /* empty key: the list ended */
+	a = sp->tok_start;
+	if (!(sp->tok_index & 1)) {
+		sp->key = 0;
+		if (len == 8 && s->text[a & 1023] == 'd' && s->text[(a + 1) & 1023] == 'a' &&
+		    s->text[(a + 2) & 1023] == 't' && s->text[(a + 3) & 1023] == 'a' &&
+		    s->text[(a + 4) & 1023] == 'b' && s->text[(a + 5) & 1023] == 'a' &&
+		    s->text[(a + 6) & 1023] == 's' && s->text[(a + 7) & 1023] == 'e')
+			sp->key = 1;
+		else if (len == 4 && s->text[a & 1023] == 'u' && s->text[(a + 1) & 1023] == 's' &&
+			 s->text[(a + 2) & 1023] == 'e' && s->text[(a + 3) & 1023] == 'r')
+			sp->key = 2;
+	} else if (sp->key == 1) {
+		sp->db_start = a;
+		sp->db_len = len;
+	} else if (sp->key == 2) {
+		sp->user_start = a;
+		sp->user_len = len;
+	}
+	sp->tok_index++;
+	sp->tok_start = i + 1;
+	return 0;
+}
+
+/* The client's first packet: a startup message (its database, or user when
+ * none is given, is the database) or a request for TLS/GSS encryption.
+ * Returns 1 when the connection is not a PostgreSQL session. */
+__noinline int pg_client_first(struct scratch *s, struct pg_conn *c, __u64 buf, __u64 total)
+{
+	struct pg_params *sp = &s->sp;
+	struct param_ctx px = {.s = s};
+	__u32 hdr[2], len, code, from, n, i;
+
+	if (!s || !c)
+		return 0;
+	if (total < 8 || bpf_probe_read_user(hdr, sizeof(hdr), (void *)buf))
+		return 1;
+	len = bpf_ntohl(hdr[0]);
+	code = bpf_ntohl(hdr[1]);
+	if (len < 8 || len > PG_STARTUP_MAX)
+		return 1;
+	if (code == PG_SSL_CODE || code == PG_GSS_CODE) {
+		c->state = PG_S_SSL_ASKED;
+		return 0;
+	}
+	if (code != PG_PROTO_V3)
+		return 1; /* a cancel request, or not PostgreSQL */
+	n = load_text(s, buf + 8, (len < total ? len : total) - 8);
+	__builtin_memset(sp, 0, sizeof(*sp));
+	sp->n = n;
+	bpf_loop(PG_TEXT_LEN, param_step, &px, 0);
+	from = sp->db_len ? sp->db_start : sp->user_start;
+	n = sp->db_len ? sp->db_len : sp->user_len;
+	for (i = 0; i < PG_DB_LEN - 1; i++) {
+		if (i >= n)
+			break;
+		c->database[i] = s->text[(from + i) & (PG_TEXT_LEN - 1)];
+	}
+	c->state = PG_S_AUTH;
+	c->in.rem = len > total ? len - total : 0;
+	return 0;
+}
+
+/* ---- tracepoints ---------------------------------------------------------------- */
+
+static __always_inline int on_accept(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pg_server *srv;
+
+	if (ret < 0)
+		return 0;
+	srv = bpf_map_lookup_elem(&pg_servers, &tgid);
+	if (srv) {
+		srv->last_fd = ret;
+		srv->pending = 1;
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int pgsql_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int pgsql_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+/* The postmaster forks one backend per accepted connection, right after the
+ * accept: the child serves that socket. */
+SEC("tracepoint/sched/sched_process_fork")
+int pgsql_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	__u32 parent = ctx->parent_pid, child = ctx->child_pid;
+	struct pg_server *srv;
+	struct pg_conn *c;
+	struct zeroes *z;
+
+	srv = bpf_map_lookup_elem(&pg_servers, &parent);
+	if (!srv || !srv->pending)
+		return 0;
+	srv->pending = 0;
+	z = zeroes();
+	if (!z)
+		return 0;
+	if (bpf_map_update_elem(&pg_conns, &child, &z->conn, BPF_ANY)) {
+		drop(DROP_CONN_FULL);
+		return 0;
+	}
+	c = bpf_map_lookup_elem(&pg_conns, &child);
+	if (!c)
+		return 0;
+	c->fd = srv->last_fd;
+	c->server = parent;
+	bpf_get_current_comm(c->service, sizeof(c->service));
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int pgsql_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if ((__u32)id != tgid)
+		return 0; /* a thread, not the process */
+	bpf_map_delete_elem(&pg_conns, &tgid);
+	bpf_map_delete_elem(&pg_servers, &tgid);
+	return 0;
+}
+
+static __always_inline int enter_io(__u64 fd, __u64 buf)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pg_conn *c = bpf_map_lookup_elem(&pg_conns, &tgid);
+	struct pg_args *a;
+
+	if (!c || c->fd != fd)
+		return 0;
+	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
+		drop(DROP_MAP_FULL);
+		return 0;
+	}
+	a->buf = buf;
+	a->fd = fd;
+	a->active = 1;
+	return 0;
+}
+
+static __always_inline int exit_io(long ret, __u32 dir)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pg_args *a;
+	struct pg_conn *c;
+	struct scratch *s;
+	__u8 answer;
+	__u64 buf;
+
+	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0, 0);
+	if (!a || !a->active)
+		return 0;
+	a->active = 0;
+	buf = a->buf;
+	if (ret <= 0)
+		return 0;
+	c = bpf_map_lookup_elem(&pg_conns, &tgid);
+	s = scratch();
+	if (!c || !s || c->fd != a->fd)
+		return 0;
+
+	switch (c->state) {
+	case PG_S_STARTUP:
+		if (dir == DIR_IN && pg_client_first(s, c, buf, ret))
+			bpf_map_delete_elem(&pg_conns, &tgid);
+		return 0;
+	case PG_S_SSL_ASKED: /* the server's one-byte answer */
+		if (dir == DIR_OUT && !bpf_probe_read_user(&answer, 1, (void *)buf))
+			c->state = answer == 'N' ? PG_S_STARTUP : PG_S_TLS;
+		return 0;
+	case PG_S_AUTH:
+	case PG_S_READY:
+		break;
+	default:
+		return 0;
+	}
+	s->w.buf = buf;
+	s->w.total = ret;
+	s->w.off = 0;
+	s->w.now = bpf_ktime_get_ns();
+	s->w.tgid = tgid;
+	s->w.dir = dir;
+	if (dir == DIR_IN)
+		c->last_read_ns = s->w.now;
+	walk(s, c);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int pgsql_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int pgsql_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, DIR_IN);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int pgsql_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int pgsql_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_io(ctx->ret, DIR_OUT);
+}
+
+/* ---- rare events: USDT -------------------------------------------------------------- */
+
+SEC("usdt")
+int BPF_USDT(pgsql_lock_wait_start)
+{
+	__u32 tid = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+
+	if (bpf_map_update_elem(&pg_lockwait, &tid, &now, BPF_ANY))
+		drop(DROP_MAP_FULL);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(pgsql_lock_wait_done)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *start, now = bpf_ktime_get_ns();
+	__u32 tid = id, tgid = id >> 32;
+	struct scratch *s = scratch();
+	struct pg_conn *c;
+
+	start = bpf_map_lookup_elem(&pg_lockwait, &tid);
+	if (!start)
+		return 0;
+	c = bpf_map_lookup_elem(&pg_conns, &tgid);
+	if (c && s && c->state == PG_S_READY)
+		hist_add(&pg_hist, conn_key(s, c, PG_K_LOCK_WAIT, 0),
+			 now > *start ? now - *start : 0);
+	bpf_map_delete_elem(&pg_lockwait, &tid);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(pgsql_deadlock)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct scratch *s = scratch();
+	struct pg_conn *c;
+
+	c = bpf_map_lookup_elem(&pg_conns, &tgid);
+	if (c && s && c->state == PG_S_READY)
+		count_add(conn_key(s, c, PG_K_DEADLOCK, 0));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

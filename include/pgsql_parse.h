@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PostgreSQL wire pieces that run inside the BPF programs, plain C so the unit
+ * tests run the very same code: operation words, SQLSTATE packing and the
+ * statement hash that leaves literals out.
+ *
+ * As in http_parse.h, the hasher's state lives in map memory in BPF (struct
+ * pg_hasher in the per-CPU scratch), so its bpf_loop callback converges.
+ */
+#ifndef REDSCOPE_PGSQL_PARSE_H
+#define REDSCOPE_PGSQL_PARSE_H
+
+#include "pgsql.h"
+
+#define PG_TEXT_MASK (PG_TEXT_LEN - 1)
+
+#if !defined(__bpf__) && !defined(REDSCOPE_BPF_LOOP)
+#define REDSCOPE_BPF_LOOP
+/* Userspace stand-in with the helper's semantics: stop when the callback returns 1. */
+static inline long bpf_loop(__u32 nr, long (*cb)(__u32, void *), void *ctx, __u64 flags)
+{
+	__u32 i;
+
+	(void)flags;
+	for (i = 0; i < nr; i++)
+		if (cb(i, ctx))
+			return i + 1;
+	return nr;
+}
+#endif
+
+#define PG_W(s)                                                                                    \
+	((__u64)(s)[0] | (__u64)(s)[1] << 8 | (__u64)(s)[2] << 16 | (__u64)(s)[3] << 24 |          \
+	 (__u64)(s)[4] << 32 | (__u64)(s)[5] << 40 | (__u64)(s)[6] << 48 | (__u64)(s)[7] << 56)
+
+/* A word of up to 8 upper-case letters, packed little-endian, zero padded. */
+static __always_inline __u16 pg_word_op(__u64 w)
+{
+	switch (w) {
+	case PG_W("SELECT\0\0"):
+	case PG_W("TABLE\0\0\0"):
+	case PG_W("VALUES\0\0"):
+		return PG_OP_SELECT;
+	case PG_W("INSERT\0\0"):
+		return PG_OP_INSERT;
+	case PG_W("UPDATE\0\0"):
+		return PG_OP_UPDATE;
+	case PG_W("DELETE\0\0"):
+		return PG_OP_DELETE;
+	case PG_W("MERGE\0\0\0"):
+		return PG_OP_MERGE;
+	case PG_W("COPY\0\0\0\0"):
+		return PG_OP_COPY;
+	case PG_W("BEGIN\0\0\0"):
+	case PG_W("START\0\0\0"):
+		return PG_OP_BEGIN;
+	case PG_W("COMMIT\0\0"):
+	case PG_W("END\0\0\0\0\0"):
+		return PG_OP_COMMIT;
+	case PG_W("ROLLBACK"):
+	case PG_W("ABORT\0\0\0"):
+		return PG_OP_ROLLBACK;
+	case PG_W("CREATE\0\0"):
+		return PG_OP_CREATE;
+	case PG_W("DROP\0\0\0\0"):
+		return PG_OP_DROP;
+	case PG_W("ALTER\0\0\0"):
+		return PG_OP_ALTER;
+	case PG_W("TRUNCATE"):
+		return PG_OP_TRUNCATE;
+	case PG_W("SET\0\0\0\0\0"):
+	case PG_W("RESET\0\0\0"):
+		return PG_OP_SET;
+	case PG_W("SHOW\0\0\0\0"):
+		return PG_OP_SHOW;
+	case PG_W("LOCK\0\0\0\0"):
+		return PG_OP_LOCK;
+	case PG_W("VACUUM\0\0"):
+		return PG_OP_VACUUM;
+	case PG_W("ANALYZE\0"):
+		return PG_OP_ANALYZE;
+	case PG_W("EXPLAIN\0"):
+		return PG_OP_EXPLAIN;
+	case PG_W("CALL\0\0\0\0"):
+		return PG_OP_CALL;
+	case PG_W("FETCH\0\0\0"):
+		return PG_OP_FETCH;
+	}
+	return PG_OP_OTHER;
+}
+
+/* The operation of a command tag ("SELECT 1", "INSERT 0 1", "ROLLBACK"). */
+static __always_inline __u16 pg_tag_op(const char *tag, __u32 n)
+{
+	__u64 w = 0;
+	__u32 i;
+	char c;
+
+	for (i = 0; i < 9; i++) {
+		if (i >= n)
+			break;
+		c = tag[i];
+		if (c < 'A' || c > 'Z')
+			break;
+		if (i == 8)
+			return PG_OP_OTHER; /* longer than any word we know */
+		w |= (__u64)(unsigned char)c << (8 * i);
+	}
+	return pg_word_op(w);
+}
+
+/* SQLSTATE: five characters of [0-9A-Z], packed in base 36 (fits 32 bits). */
+static __always_inline __u32 pg_sqlstate_pack(const char *s)
+{
+	__u32 v = 0, i, d;
+	char c;
+
+	for (i = 0; i < 5; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'A' && c <= 'Z')
+			d = c - 'A' + 10;
+		else
+			return 0;
+		v = v * 36 + d;
+	}
+	return v;
+}
+
+/*
+ * Statement hash: FNV-1a over the text with every string and number literal
+ * replaced by '?', letters folded to lower case and whitespace runs made one
+ * space. Texts that differ only in literals hash the same, so the kernel keeps
+ * one entry per statement shape; userspace merges shapes that libpg_query
+ * fingerprints alike. Also yields the first word's operation.
+ */
+struct pg_hasher {
+	__u64 hash;
+	__u64 word;   /* first word, upper case, packed */
+	__u32 n;      /* bytes of text */
+	__u32 pad;
+	__u32 in_str; /* inside '...' */
+	__u32 in_num;
+	__u32 prev;  /* previous byte emitted (after folding) */
+	__u32 wlen;  /* letters of the first word */
+	__u32 wdone; /* the first word has ended */
+};
+
+struct pg_hash_ctx {
+	const char *text; /* PG_TEXT_LEN bytes */
+	struct pg_hasher *h;
+};
+
+#define PG_FNV_OFFSET 0xcbf29ce484222325ULL
+#define PG_FNV_PRIME  0x100000001b3ULL
+
+static __always_inline void pg_emit(struct pg_hasher *h, __u32 c)
+{
+	h->hash = (h->hash ^ c) * PG_FNV_PRIME;
+	h->prev = c;
+}
+
+static __always_inline int pg_is_ident(__u32 c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 128;
+}
+
+static long pg_hash_step(__u32 i, void *arg)
+{
+	struct pg_hash_ctx *x = arg;
+	struct pg_hasher *h = x->h;
+	__u32 c;
+
+	if (i >= h->n)
+		return 1;
+	c = (unsigned char)x->text[i & PG_TEXT_MASK];
+	if (c == 0)
+		return 1;
+	if (h->in_str) {
+		if (c == '\'')
+			h->in_str = 0;
+		return 0;
+	}
+	if (c >= 'A' && c <= 'Z')
+		c += 'a' - 'A';
+	/* The first word gives the operation of a statement that fails. */
+	if (!h->wdone) {
+		if (c >= 'a' && c <= 'z') {
+			if (h->wlen < 8)
+				h->word |= (__u64)(c - ('a' - 'A')) << (8 * h->wlen);
+			h->wlen++;
+		} else if (h->wlen > 0 || (c != ' ' && c != '\t' && c != '\n' && c != '\r')) {
+			h->wdone = 1;
+		}
+	}
+	if (h->in_num) {
+		if ((c >= '0' && c <= '9') || c == '.' || (c >= 'a' && c <= 'z'))
+			return 0; /* 1.5, 1e3, 0x1f */
+		h->in_num = 0;
+	}
+	if (c == '\'') {
+		h->in_str = 1;
+		pg_emit(h, '?');
+		return 0;
+	}
+	if (c >= '0' && c <= '9' && !pg_is_ident(h->prev)) {
+		h->in_num = 1;
+		pg_emit(h, '?');
+		return 0;
+	}
+	if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+		if (h->prev != ' ' && h->prev != 0)
+			pg_emit(h, ' ');
+		return 0;
+	}
+	pg_emit(h, c);
+	return 0;
+}
+
+/* Hashes the first n bytes of text (a PG_TEXT_LEN buffer) into *h. */
+static __always_inline void pg_hash_text(const char *text, __u32 n, struct pg_hasher *h)
+{
+	struct pg_hash_ctx x = {.text = text, .h = h};
+
+	h->hash = PG_FNV_OFFSET;
+	h->word = 0;
+	h->n = n < PG_TEXT_LEN ? n : PG_TEXT_LEN;
+	h->in_str = 0;
+	h->in_num = 0;
+	h->prev = 0;
+	h->wlen = 0;
+	h->wdone = 0;
+	bpf_loop(PG_TEXT_LEN, pg_hash_step, &x, 0);
+	if (h->wlen > 8)
+		h->word = 0;
+	if (h->hash == 0)
+		h->hash = 1; /* 0 means "unknown" */
+}
+
+#endif
