@@ -25,7 +25,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -std=gnu11 \
 	-Iinclude -Iuser -I$(OUT) -MMD -MP $(shell pkg-config --cflags libbpf libmicrohttpd 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs libbpf libmicrohttpd 2>/dev/null || echo -lbpf -lmicrohttpd) \
-	-lelf -lz -lpthread -lm
+	-lpg_query -lelf -lz -lpthread -lm
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
