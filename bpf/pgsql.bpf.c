@@ -582,6 +582,22 @@ static __always_inline int stage_add(struct pg_stage *st, __u64 src, __u32 n)
 	return 0;
 }
 
+/* The message is handled: step over the rest of its payload, here or in the
+ * buffers that follow (one loop iteration per message, not two). */
+static __always_inline void skip_payload(struct pg_walk *w, struct pg_stage *st, __u64 rem)
+{
+	__u64 left = w->total - w->off;
+
+	st->len = 0;
+	if (rem <= left) {
+		w->off += rem;
+		st->rem = 0;
+	} else {
+		w->off = w->total;
+		st->rem = rem - left;
+	}
+}
+
 struct pg_walk_ctx {
 	struct scratch *s;
 	struct pg_conn *c;
@@ -631,8 +647,7 @@ static long pg_step(__u32 i, void *arg)
 	plen = len - 4;
 	if (w->dir == DIR_IN) {
 		pg_client_msg(s, c, type, w->buf + w->off, plen < left ? plen : left);
-		st->rem = plen;
-		st->len = 0;
+		skip_payload(w, st, plen);
 		return 0;
 	}
 	want = server_wants(type, plen);
@@ -648,8 +663,7 @@ static long pg_step(__u32 i, void *arg)
 			return 1;
 	}
 	pg_server_msg(s, c, type, want);
-	st->rem = plen - want;
-	st->len = 0;
+	skip_payload(w, st, plen - want);
 	return 0;
 }
 

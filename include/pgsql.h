@@ -12,7 +12,7 @@
 #define PG_STAGE_WANT	56   /* payload bytes of C/E/Z messages staged (tag, SQLSTATE) */
 #define PG_TEXT_LEN	1024 /* statement text bytes hashed and sent to userspace */
 #define PG_QUEUE	8    /* statements queued on one connection (power of 2) */
-#define PG_MSGS_PER_BUF 1024 /* messages walked in one syscall buffer */
+#define PG_MSGS_PER_BUF 2048 /* messages walked in one buffer (8 KB of 5-byte ones: 1639) */
 
 /* Operations: the first word of the command tag (or, for a failed statement,
  * of its text). Anything else is OTHER, so no input can create series. */
