@@ -49,7 +49,10 @@ for t in build/tests/unit/*; do
 	run_suite "unit/${t##*/}" "$t"
 done
 for t in tests/integration/*.sh; do
-	[ -x "$t" ] || continue # lib.sh and other sourced helpers are not executable
+	if [ ! -x "$t" ]; then # lib.sh and other sourced helpers are not executable
+		[ "${t##*/}" = lib.sh ] || echo "=== integration/${t##*/}: not executable, skipped"
+		continue
+	fi
 	run_suite "integration/${t##*/}" "$t"
 done
 
