@@ -113,7 +113,16 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
-} pg_texts SEC(".maps");
+} pg_events SEC(".maps");
+
+/* Same as pg_args, for secure_read/secure_write on TLS backends: they call
+ * recv/send themselves, so the two must not share a slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pg_args);
+} pg_tls_args SEC(".maps");
 
 /* Lock waits in progress, by thread: start time. */
 struct {
@@ -352,7 +361,7 @@ static __always_inline __u32 load_text(struct scratch *s, __u64 src, __u64 n)
 /* Hashes the statement text in s->text; sends it to userspace the first time. */
 __noinline int pg_hash_statement(struct scratch *s, __u32 n)
 {
-	struct pg_text_event *ev;
+	struct pg_event *ev;
 	__u8 one = 1;
 
 	if (!s)
@@ -362,13 +371,14 @@ __noinline int pg_hash_statement(struct scratch *s, __u32 n)
 		return 0;
 	if (bpf_map_update_elem(&pg_seen, &s->h.hash, &one, BPF_NOEXIST))
 		return 0; /* another CPU is sending it */
-	ev = bpf_ringbuf_reserve(&pg_texts, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&pg_events, sizeof(*ev), 0);
 	if (!ev) {
 		bpf_map_delete_elem(&pg_seen, &s->h.hash); /* try again next time */
 		drop(DROP_RINGBUF_FULL);
 		return 0;
 	}
-	ev->hash = s->h.hash;
+	ev->kind = PG_EV_TEXT;
+	ev->arg = s->h.hash;
 	ev->len = n;
 	bpf_probe_read_kernel(ev->text, sizeof(ev->text), s->text);
 	bpf_ringbuf_submit(ev, 0);
@@ -843,7 +853,7 @@ static __always_inline int enter_io(__u64 fd, __u64 buf)
 	struct pg_conn *c = bpf_map_lookup_elem(&pg_conns, &tgid);
 	struct pg_args *a;
 
-	if (!c || c->fd != fd)
+	if (!c || c->fd != fd || c->tls)
 		return 0;
 	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -857,25 +867,36 @@ static __always_inline int enter_io(__u64 fd, __u64 buf)
 	return 0;
 }
 
-static __always_inline int exit_io(long ret, __u32 dir)
+/* Asks userspace to read this TLS backend's plaintext through uprobes. */
+static __always_inline void want_tls(__u32 tgid)
+{
+	struct pg_event *ev;
+
+	ev = bpf_ringbuf_reserve(&pg_events, sizeof(*ev), 0);
+	if (!ev) {
+		drop(DROP_RINGBUF_FULL);
+		return;
+	}
+	ev->kind = PG_EV_TLS;
+	ev->arg = tgid;
+	ev->len = 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* ret bytes of the connection's stream (dir) at user address buf: from the
+ * recvfrom/sendto syscalls, or for TLS from secure_read/secure_write. */
+static __always_inline int on_data(long ret, __u64 buf, __u32 dir, __u32 tls)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct pg_args *a;
 	struct pg_conn *c;
 	struct scratch *s;
 	__u8 answer;
-	__u64 buf;
 
-	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0, 0);
-	if (!a || !a->active)
-		return 0;
-	a->active = 0;
-	buf = a->buf;
 	if (ret <= 0)
 		return 0;
 	c = bpf_map_lookup_elem(&pg_conns, &tgid);
 	s = scratch();
-	if (!c || !s || c->fd != a->fd)
+	if (!c || !s || c->tls != tls)
 		return 0;
 
 	switch (c->state) {
@@ -884,9 +905,21 @@ static __always_inline int exit_io(long ret, __u32 dir)
 			bpf_map_delete_elem(&pg_conns, &tgid);
 		return 0;
 	case PG_S_SSL_ASKED: /* the server's one-byte answer */
-		if (dir == DIR_OUT && !bpf_probe_read_user(&answer, 1, (void *)buf))
-			c->state = answer == 'N' ? PG_S_STARTUP : PG_S_TLS;
+		if (dir != DIR_OUT || bpf_probe_read_user(&answer, 1, (void *)buf))
+			return 0;
+		if (answer == 'S') {
+			c->state = PG_S_TLS;
+			c->tls = 1;
+			want_tls(tgid);
+		} else {
+			c->state = answer == 'N' ? PG_S_STARTUP : PG_S_LOST;
+		}
 		return 0;
+	case PG_S_TLS: /* the startup packet, unless the uprobes came too late */
+		if (dir == DIR_IN && pg_client_first(s, c, buf, ret) == 0 && c->state != PG_S_TLS)
+			return 0;
+		c->state = PG_S_READY;
+		break;
 	case PG_S_AUTH:
 	case PG_S_READY:
 		break;
@@ -903,6 +936,17 @@ static __always_inline int exit_io(long ret, __u32 dir)
 		c->last_read_ns = s->w.now;
 	walk(s, c);
 	return 0;
+}
+
+static __always_inline int exit_io(long ret, __u32 dir)
+{
+	struct pg_args *a;
+
+	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0, 0);
+	if (!a || !a->active)
+		return 0;
+	a->active = 0;
+	return on_data(ret, a->buf, dir, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
@@ -927,6 +971,60 @@ SEC("tracepoint/syscalls/sys_exit_sendto")
 int pgsql_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
 	return exit_io(ctx->ret, DIR_OUT);
+}
+
+/* ---- TLS backends: uprobes attached to that backend only ------------------------- */
+
+static __always_inline int tls_enter(__u64 buf)
+{
+	struct pg_args *a;
+
+	a = bpf_task_storage_get(&pg_tls_args, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a) {
+		drop(DROP_MAP_FULL);
+		return 0;
+	}
+	a->buf = buf;
+	a->active = 1;
+	return 0;
+}
+
+static __always_inline int tls_exit(long ret, __u32 dir)
+{
+	struct pg_args *a;
+
+	a = bpf_task_storage_get(&pg_tls_args, bpf_get_current_task_btf(), 0, 0);
+	if (!a || !a->active)
+		return 0;
+	a->active = 0;
+	return on_data(ret, a->buf, dir, 1);
+}
+
+/* ssize_t secure_read(Port *port, void *ptr, size_t len) */
+SEC("uprobe")
+int BPF_KPROBE(pgsql_tls_read, void *port, void *ptr)
+{
+	return tls_enter((__u64)ptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pgsql_tls_read_ret, long ret)
+{
+	return tls_exit(ret, DIR_IN);
+}
+
+/* ssize_t secure_write(Port *port, void *ptr, size_t len) */
+SEC("uprobe")
+int BPF_KPROBE(pgsql_tls_write, void *port, void *ptr)
+{
+	return tls_enter((__u64)ptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pgsql_tls_write_ret, long ret)
+{
+	return tls_exit(ret, DIR_OUT);
 }
 
 /* ---- rare events: USDT -------------------------------------------------------------- */

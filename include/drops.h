@@ -12,13 +12,14 @@ enum drop_reason {
 	DROP_QUEUE_FULL,   /* too many pipelined requests waiting on one connection */
 	DROP_RINGBUF_FULL, /* ring buffer reserve failed */
 	DROP_DESYNC,	   /* a byte stream stopped making sense; parsing resumes at the next read */
+	DROP_TLS_MISSED,   /* a TLS session ended before its uprobes could be attached */
 	DROP__MAX,
 };
 
 #define DROP_REASON_NAMES                                                                          \
 	{                                                                                          \
 		"map_full", "read_failed", "conn_table_full", "pipeline_full", "ringbuf_full",     \
-		    "protocol_desync",                                                             \
+		    "protocol_desync", "tls_missed",                                               \
 	}
 
 #endif

@@ -92,7 +92,7 @@ enum pg_state {
 	PG_S_SSL_ASKED,	  /* SSLRequest/GSSENCRequest sent: one byte 'S'/'N' answers it */
 	PG_S_AUTH,	  /* startup seen; ready at the first ReadyForQuery */
 	PG_S_READY,	  /* a session: queries are measured */
-	PG_S_TLS,	  /* encrypted: the wire says nothing (see README) */
+	PG_S_TLS,	  /* encrypted: read through uprobes on secure_read/secure_write */
 	PG_S_LOST,	  /* the stream made no sense: wait for a message boundary */
 };
 
@@ -130,6 +130,8 @@ struct pg_conn {
 	__u8 xact;	/* transaction status of the last ReadyForQuery: 'I', 'T', 'E' */
 	__u8 cyc_stmts; /* statements answered since the last ReadyForQuery */
 	__u8 cyc_flags; /* PG_CYC_* since the last ReadyForQuery */
+	__u8 tls;	/* plaintext comes from the per-backend uprobes, not the syscalls */
+	__u8 pad[7];
 };
 
 #define PG_CYC_ERROR	1
@@ -148,12 +150,17 @@ struct pg_prep {
 	__u16 pad[3];
 };
 
-/* Ring buffer pg_texts: the text of a statement hash seen for the first
- * time. Userspace normalizes it (libpg_query) and keeps only that. */
-struct pg_text_event {
-	__u64 hash;
-	__u32 len;
-	__u32 pad;
+/* Ring buffer pg_events: what userspace must act on. */
+enum pg_event_kind {
+	PG_EV_TEXT = 1, /* a statement hash seen for the first time, with its text:
+			 * userspace normalizes it (libpg_query) and keeps only that */
+	PG_EV_TLS,	/* backend arg switched to TLS: attach its secure_read/write uprobes */
+};
+
+struct pg_event {
+	__u32 kind;
+	__u32 len; /* of text */
+	__u64 arg; /* PG_EV_TEXT: the hash; PG_EV_TLS: the backend's tgid */
 	char text[PG_TEXT_LEN];
 };
 
@@ -163,9 +170,9 @@ _Static_assert(sizeof(struct pg_stmt_key) == 88, "pg_stmt_key layout");
 _Static_assert(sizeof(struct pg_stage) == 16 + PG_STAGE, "pg_stage layout");
 _Static_assert(sizeof(struct pg_pending) == 24, "pg_pending layout");
 _Static_assert(sizeof(struct pg_conn) == 16 + 2 * sizeof(struct pg_stage) + 24 * PG_QUEUE +
-					     PG_DB_LEN + PG_SERVICE_LEN + 16,
+					     PG_DB_LEN + PG_SERVICE_LEN + 24,
 	       "pg_conn layout");
 _Static_assert(sizeof(struct pg_prep_key) == 40, "pg_prep_key layout");
-_Static_assert(sizeof(struct pg_text_event) == 16 + PG_TEXT_LEN, "pg_text_event layout");
+_Static_assert(sizeof(struct pg_event) == 16 + PG_TEXT_LEN, "pg_event layout");
 
 #endif

@@ -13,6 +13,8 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <pg_query.h>
 
 #include "collector.h"
@@ -37,7 +41,9 @@
 static struct pgsql_bpf *skel;
 static struct bpf_link *tp_links[16];
 static size_t nr_tp_links;
-static struct ring_buffer *texts_rb;
+static struct ring_buffer *events_rb;
+static pthread_t events_thread;
+static volatile bool events_stop;
 static const struct config *conf;
 /* Scrapes may overlap one another and the tick: they share this lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -63,6 +69,35 @@ struct binary {
 static struct binary binaries[MAX_BINARIES];
 static size_t nr_binaries;
 static unsigned usdt_attached[NR_USDT]; /* binaries each probe is attached to */
+
+/* A TLS backend whose plaintext is read through uprobes on its own process. */
+#define MAX_TLS	  256
+#define NR_TLS_UP 4
+static const struct {
+	const char *func;
+	const char *prog;
+	bool ret;
+} tls_probes[NR_TLS_UP] = {
+    {"secure_read", "pgsql_tls_read", false},
+    {"secure_read", "pgsql_tls_read_ret", true},
+    {"secure_write", "pgsql_tls_write", false},
+    {"secure_write", "pgsql_tls_write_ret", true},
+};
+struct tls_backend {
+	int pid; /* 0: free */
+	struct bpf_link *links[NR_TLS_UP];
+};
+static struct tls_backend tls[MAX_TLS]; /* only the events thread touches it */
+
+/* File offsets of secure_read and secure_write in one server binary: found
+ * once, since libbpf would parse the ELF again for every backend. */
+struct tls_offsets {
+	dev_t dev;
+	ino_t ino;
+	size_t read, write;
+};
+static struct tls_offsets tls_offs[MAX_BINARIES];
+static size_t nr_tls_offs;
 
 /* Statement hash (BPF) -> fingerprint and literal-free text (libpg_query). */
 struct stmt_text {
@@ -96,32 +131,28 @@ static struct stmt_text *text_slot(__u64 hash)
 
 /* A statement seen for the first time: keep its fingerprint and normalized
  * text; the text with its literals is dropped here and never logged. */
-static int on_text(void *ctx, void *data, size_t size)
+static void on_text(const struct pg_event *ev)
 {
-	const struct pg_text_event *ev = data;
 	PgQueryFingerprintResult fp;
 	PgQueryNormalizeResult norm;
 	struct stmt_text *slot;
 	char text[PG_TEXT_LEN + 1];
 	size_t n;
 
-	(void)ctx;
-	if (size < sizeof(*ev))
-		return 0;
 	n = ev->len < PG_TEXT_LEN ? ev->len : PG_TEXT_LEN;
 	memcpy(text, ev->text, n);
 	text[n] = 0;
 
 	pthread_mutex_lock(&lock);
-	slot = text_slot(ev->hash);
+	slot = text_slot(ev->arg);
 	if (!slot || slot->hash || nr_texts >= TEXTS_CAP / 2) {
 		pthread_mutex_unlock(&lock);
-		return 0;
+		return;
 	}
 	fp = pg_query_fingerprint(text);
 	norm = pg_query_normalize(text);
 	if (!fp.error && !norm.error && norm.normalized_query) {
-		slot->hash = ev->hash;
+		slot->hash = ev->arg;
 		slot->fingerprint = fp.fingerprint;
 		slot->query = strdup(norm.normalized_query);
 		nr_texts++;
@@ -133,7 +164,178 @@ static int on_text(void *ctx, void *data, size_t size)
 	pg_query_free_normalize_result(norm);
 	memset(text, 0, sizeof(text));
 	pthread_mutex_unlock(&lock);
+}
+
+/* The file offset of the function name in the ELF file at path, or 0. */
+static size_t elf_func_offset(Elf *elf, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	GElf_Phdr ph;
+	size_t i, nph, n;
+	const char *sname;
+	Elf_Data *data;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+			continue;
+		data = elf_getdata(scn, NULL);
+		n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (i = 0; data && i < n; i++) {
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    !sym.st_value)
+				continue;
+			sname = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!sname || strcmp(sname, name))
+				continue;
+			if (elf_getphdrnum(elf, &nph))
+				return 0;
+			for (i = 0; i < nph; i++) {
+				if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD &&
+				    (ph.p_flags & PF_X) && sym.st_value >= ph.p_vaddr &&
+				    sym.st_value < ph.p_vaddr + ph.p_memsz)
+					return sym.st_value - ph.p_vaddr + ph.p_offset;
+			}
+			return 0;
+		}
+	}
 	return 0;
+}
+
+static const struct tls_offsets *tls_offsets_of(const char *exe)
+{
+	struct tls_offsets *o;
+	struct stat st;
+	Elf *elf;
+	size_t i;
+	int fd;
+
+	if (stat(exe, &st))
+		return NULL;
+	for (i = 0; i < nr_tls_offs; i++)
+		if (tls_offs[i].dev == st.st_dev && tls_offs[i].ino == st.st_ino)
+			return &tls_offs[i];
+	if (nr_tls_offs == MAX_BINARIES)
+		return NULL;
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	o = &tls_offs[nr_tls_offs];
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+	o->read = elf ? elf_func_offset(elf, "secure_read") : 0;
+	o->write = elf ? elf_func_offset(elf, "secure_write") : 0;
+	elf_end(elf);
+	close(fd);
+	nr_tls_offs++;
+	return o;
+}
+
+static void tls_detach(struct tls_backend *t)
+{
+	int i;
+
+	for (i = 0; i < NR_TLS_UP; i++) {
+		bpf_link__destroy(t->links[i]);
+		t->links[i] = NULL;
+	}
+	t->pid = 0;
+}
+
+/* A backend switched to TLS: read its plaintext where PostgreSQL has it, in
+ * secure_read/secure_write, with uprobes on that process alone (other
+ * backends pay nothing: the kernel puts the breakpoint in this one only). */
+static void tls_attach(int pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	const struct tls_offsets *offs;
+	struct tls_backend *t = NULL;
+	struct bpf_program *prog;
+	size_t off;
+	char exe[64];
+	int i, err;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	offs = tls_offsets_of(exe);
+	if (!offs && kill(pid, 0) && errno == ESRCH) {
+		self__drop_add("pgsql", DROP_TLS_MISSED, 1);
+		return;
+	}
+	if (!offs || !offs->read || !offs->write) {
+		self__drop_add("pgsql", DROP_TLS_MISSED, 1);
+		log_warn("pgsql: backend %d uses TLS but its binary has no secure_read/secure_write "
+			 "symbols: its queries are not measured",
+			 pid);
+		return;
+	}
+
+	for (i = 0; i < MAX_TLS && !t; i++)
+		if (!tls[i].pid || kill(tls[i].pid, 0))
+			t = &tls[i];
+	if (!t) {
+		log_warn("pgsql: more than %d TLS backends at once: backend %d not measured",
+			 MAX_TLS, pid);
+		return;
+	}
+	if (t->pid)
+		tls_detach(t);
+	t->pid = pid;
+	for (i = 0; i < NR_TLS_UP; i++) {
+		prog = bpf_object__find_program_by_name(skel->obj, tls_probes[i].prog);
+		off = !strcmp(tls_probes[i].func, "secure_read") ? offs->read : offs->write;
+		opts.retprobe = tls_probes[i].ret;
+		t->links[i] =
+		    prog ? bpf_program__attach_uprobe_opts(prog, pid, exe, off, &opts) : NULL;
+		if (!t->links[i]) {
+			err = errno;
+			self__drop_add("pgsql", DROP_TLS_MISSED, 1);
+			tls_detach(t);
+			if (err == ESRCH || err == ENOENT)
+				return; /* the session ended before the uprobes were in place */
+			log_warn("pgsql: backend %d uses TLS and its %s cannot be probed (%s): its "
+				 "queries are not measured",
+				 pid, tls_probes[i].func, strerror(err));
+			self__program("pgsql", tls_probes[i].prog, false, false, strerror(err));
+			return;
+		}
+		self__program("pgsql", tls_probes[i].prog, true, false, NULL);
+	}
+	log_debug("pgsql: backend %d uses TLS: reading it through secure_read/secure_write", pid);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct pg_event *ev = data;
+
+	(void)ctx;
+	if (size < offsetof(struct pg_event, text))
+		return 0;
+	if (ev->kind == PG_EV_TEXT && size >= sizeof(*ev))
+		on_text(ev);
+	else if (ev->kind == PG_EV_TLS)
+		tls_attach((int)ev->arg);
+	return 0;
+}
+
+/* Events are taken at once, not at the next tick: a TLS backend's uprobes
+ * must be in place before its client's first query. */
+static void *events_main(void *arg)
+{
+	int i, polls = 0;
+
+	(void)arg;
+	while (!events_stop) {
+		ring_buffer__poll(events_rb, 100);
+		if (++polls % 10)
+			continue;
+		for (i = 0; i < MAX_TLS; i++) /* backends gone: free their uprobes */
+			if (tls[i].pid && kill(tls[i].pid, 0) && errno == ESRCH)
+				tls_detach(&tls[i]);
+	}
+	return NULL;
 }
 
 /* ---- finding servers -------------------------------------------------------------- */
@@ -291,10 +493,17 @@ static void adopt_backend(int pid, int server, const char *service, const char *
 	char db[PG_DB_LEN];
 	int fd;
 
-	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c))
-		return; /* already followed since its fork */
 	if (!pgsql__title_database(title, db, sizeof(db)))
 		return;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c)) {
+		/* Followed since its fork. A TLS backend whose startup packet went by
+		 * before its uprobes were in place learns its database here. */
+		if (c.tls && c.state == PG_S_READY && !c.database[0]) {
+			memcpy(c.database, db, strnlen(db, sizeof(c.database) - 1));
+			bpf_map_update_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c, BPF_EXIST);
+		}
+		return;
+	}
 	fd = backend_socket(pid);
 	if (fd < 0)
 		return;
@@ -394,8 +603,11 @@ static int start(const struct config *cfg)
 	{
 		const char *name = bpf_program__name(prog);
 
-		if (!strcmp(bpf_program__section_name(prog), "usdt"))
-			continue; /* attached per server binary, when one is found */
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strcmp(sec, "usdt") || !strncmp(sec, "uprobe", 6) ||
+		    !strncmp(sec, "uretprobe", 9))
+			continue; /* attached per server binary or TLS backend, when found */
 		link = bpf_program__attach(prog);
 		if (!link) {
 			err = -errno;
@@ -411,11 +623,22 @@ static int start(const struct config *cfg)
 	for (i = 0; i < NR_USDT; i++)
 		self__program("pgsql", usdt_probes[i].prog, false, false,
 			      "no PostgreSQL server found yet");
+	for (i = 0; i < NR_TLS_UP; i++)
+		self__program("pgsql", tls_probes[i].prog, false, false,
+			      "no TLS connection seen yet");
 
-	texts_rb = ring_buffer__new(bpf_map__fd(skel->maps.pg_texts), on_text, NULL, NULL);
-	if (!texts_rb) {
+	events_rb = ring_buffer__new(bpf_map__fd(skel->maps.pg_events), on_event, NULL, NULL);
+	if (!events_rb) {
 		err = -errno;
-		log_error("pgsql: cannot open the statement ring buffer: %s", strerror(-err));
+		log_error("pgsql: cannot open the event ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	events_stop = false;
+	err = -pthread_create(&events_thread, NULL, events_main, NULL);
+	if (err) {
+		log_error("pgsql: cannot start the event thread: %s", strerror(-err));
+		ring_buffer__free(events_rb);
+		events_rb = NULL;
 		goto cleanup;
 	}
 	self__map("pg_conns", bpf_map__fd(skel->maps.pg_conns),
@@ -441,7 +664,6 @@ static void tick(void)
 {
 	if (!skel)
 		return;
-	ring_buffer__consume(texts_rb);
 	discover();
 }
 
@@ -449,6 +671,13 @@ static void stop(void)
 {
 	size_t i, j;
 
+	if (events_rb) {
+		events_stop = true;
+		pthread_join(events_thread, NULL);
+	}
+	for (i = 0; i < MAX_TLS; i++)
+		if (tls[i].pid)
+			tls_detach(&tls[i]);
 	for (i = 0; i < nr_tp_links; i++)
 		bpf_link__destroy(tp_links[i]);
 	nr_tp_links = 0;
@@ -456,8 +685,8 @@ static void stop(void)
 		for (j = 0; j < NR_USDT; j++)
 			bpf_link__destroy(binaries[i].links[j]);
 	nr_binaries = 0;
-	ring_buffer__free(texts_rb);
-	texts_rb = NULL;
+	ring_buffer__free(events_rb);
+	events_rb = NULL;
 	pgsql_bpf__destroy(skel);
 	skel = NULL;
 	for (i = 0; i < TEXTS_CAP; i++) {
