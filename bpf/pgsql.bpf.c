@@ -30,9 +30,9 @@
 #include "pgsql_parse.h"
 
 /* Protocol codes of the first packet (no type byte). */
-#define PG_PROTO_V3   196608
-#define PG_SSL_CODE   80877103
-#define PG_GSS_CODE   80877104
+#define PG_PROTO_V3    196608
+#define PG_SSL_CODE    80877103
+#define PG_GSS_CODE    80877104
 #define PG_CANCEL_CODE 80877102
 #define PG_STARTUP_MAX 10000
 
@@ -385,8 +385,7 @@ __noinline int pg_hash_statement(struct scratch *s, __u32 n)
 	return 0;
 }
 
-static __always_inline void enqueue(struct pg_conn *c, __u64 now, __u64 hash, __u16 op,
-				    __u8 simple)
+static __always_inline void enqueue(struct pg_conn *c, __u64 now, __u64 hash, __u16 op, __u8 simple)
 {
 	struct pg_pending *p;
 
@@ -438,8 +437,7 @@ __noinline int pg_prep_key(struct scratch *s, __u32 tgid, __u32 off, __u32 len)
 
 /* A client message of the given type; its payload (avail bytes of it in this
  * buffer) starts at user address p. */
-__noinline int pg_client_msg(struct scratch *s, struct pg_conn *c, __u32 type, __u64 p,
-			     __u64 avail)
+__noinline int pg_client_msg(struct scratch *s, struct pg_conn *c, __u32 type, __u64 p, __u64 avail)
 {
 	struct pg_prep prep = {}, *found;
 	__u32 n;

@@ -11,8 +11,8 @@ enum drop_reason {
 	DROP_CONN_FULL,	   /* no room to track a new connection */
 	DROP_QUEUE_FULL,   /* too many pipelined requests waiting on one connection */
 	DROP_RINGBUF_FULL, /* ring buffer reserve failed */
-	DROP_DESYNC,	   /* a byte stream stopped making sense; parsing resumes at the next read */
-	DROP_TLS_MISSED,   /* a TLS session ended before its uprobes could be attached */
+	DROP_DESYNC,	 /* a byte stream stopped making sense; parsing resumes at the next read */
+	DROP_TLS_MISSED, /* a TLS session ended before its uprobes could be attached */
 	DROP__MAX,
 };
 

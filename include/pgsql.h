@@ -98,7 +98,7 @@ enum pg_state {
 
 /* A message head being put together across syscall buffers, per direction. */
 struct pg_stage {
-	__u64 rem; /* bytes of the current message still to skip */
+	__u64 rem;  /* bytes of the current message still to skip */
 	__u32 len;  /* bytes in buf */
 	__u32 lost; /* the stream made no sense: start afresh at the next buffer */
 	char buf[PG_STAGE];

@@ -29,61 +29,62 @@ static inline long bpf_loop(__u32 nr, long (*cb)(__u32, void *), void *ctx, __u6
 }
 #endif
 
-#define PG_W(s)                                                                                    \
-	((__u64)(s)[0] | (__u64)(s)[1] << 8 | (__u64)(s)[2] << 16 | (__u64)(s)[3] << 24 |          \
-	 (__u64)(s)[4] << 32 | (__u64)(s)[5] << 40 | (__u64)(s)[6] << 48 | (__u64)(s)[7] << 56)
+/* Eight characters packed little-endian (a case label: gcc does not fold "..."[i]). */
+#define PG_W(a, b, c, d, e, f, g, h)                                                               \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | (__u64)(e) << 32 |   \
+	 (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
 
 /* A word of up to 8 upper-case letters, packed little-endian, zero padded. */
 static __always_inline __u16 pg_word_op(__u64 w)
 {
 	switch (w) {
-	case PG_W("SELECT\0\0"):
-	case PG_W("TABLE\0\0\0"):
-	case PG_W("VALUES\0\0"):
+	case PG_W('S', 'E', 'L', 'E', 'C', 'T', 0, 0):
+	case PG_W('T', 'A', 'B', 'L', 'E', 0, 0, 0):
+	case PG_W('V', 'A', 'L', 'U', 'E', 'S', 0, 0):
 		return PG_OP_SELECT;
-	case PG_W("INSERT\0\0"):
+	case PG_W('I', 'N', 'S', 'E', 'R', 'T', 0, 0):
 		return PG_OP_INSERT;
-	case PG_W("UPDATE\0\0"):
+	case PG_W('U', 'P', 'D', 'A', 'T', 'E', 0, 0):
 		return PG_OP_UPDATE;
-	case PG_W("DELETE\0\0"):
+	case PG_W('D', 'E', 'L', 'E', 'T', 'E', 0, 0):
 		return PG_OP_DELETE;
-	case PG_W("MERGE\0\0\0"):
+	case PG_W('M', 'E', 'R', 'G', 'E', 0, 0, 0):
 		return PG_OP_MERGE;
-	case PG_W("COPY\0\0\0\0"):
+	case PG_W('C', 'O', 'P', 'Y', 0, 0, 0, 0):
 		return PG_OP_COPY;
-	case PG_W("BEGIN\0\0\0"):
-	case PG_W("START\0\0\0"):
+	case PG_W('B', 'E', 'G', 'I', 'N', 0, 0, 0):
+	case PG_W('S', 'T', 'A', 'R', 'T', 0, 0, 0):
 		return PG_OP_BEGIN;
-	case PG_W("COMMIT\0\0"):
-	case PG_W("END\0\0\0\0\0"):
+	case PG_W('C', 'O', 'M', 'M', 'I', 'T', 0, 0):
+	case PG_W('E', 'N', 'D', 0, 0, 0, 0, 0):
 		return PG_OP_COMMIT;
-	case PG_W("ROLLBACK"):
-	case PG_W("ABORT\0\0\0"):
+	case PG_W('R', 'O', 'L', 'L', 'B', 'A', 'C', 'K'):
+	case PG_W('A', 'B', 'O', 'R', 'T', 0, 0, 0):
 		return PG_OP_ROLLBACK;
-	case PG_W("CREATE\0\0"):
+	case PG_W('C', 'R', 'E', 'A', 'T', 'E', 0, 0):
 		return PG_OP_CREATE;
-	case PG_W("DROP\0\0\0\0"):
+	case PG_W('D', 'R', 'O', 'P', 0, 0, 0, 0):
 		return PG_OP_DROP;
-	case PG_W("ALTER\0\0\0"):
+	case PG_W('A', 'L', 'T', 'E', 'R', 0, 0, 0):
 		return PG_OP_ALTER;
-	case PG_W("TRUNCATE"):
+	case PG_W('T', 'R', 'U', 'N', 'C', 'A', 'T', 'E'):
 		return PG_OP_TRUNCATE;
-	case PG_W("SET\0\0\0\0\0"):
-	case PG_W("RESET\0\0\0"):
+	case PG_W('S', 'E', 'T', 0, 0, 0, 0, 0):
+	case PG_W('R', 'E', 'S', 'E', 'T', 0, 0, 0):
 		return PG_OP_SET;
-	case PG_W("SHOW\0\0\0\0"):
+	case PG_W('S', 'H', 'O', 'W', 0, 0, 0, 0):
 		return PG_OP_SHOW;
-	case PG_W("LOCK\0\0\0\0"):
+	case PG_W('L', 'O', 'C', 'K', 0, 0, 0, 0):
 		return PG_OP_LOCK;
-	case PG_W("VACUUM\0\0"):
+	case PG_W('V', 'A', 'C', 'U', 'U', 'M', 0, 0):
 		return PG_OP_VACUUM;
-	case PG_W("ANALYZE\0"):
+	case PG_W('A', 'N', 'A', 'L', 'Y', 'Z', 'E', 0):
 		return PG_OP_ANALYZE;
-	case PG_W("EXPLAIN\0"):
+	case PG_W('E', 'X', 'P', 'L', 'A', 'I', 'N', 0):
 		return PG_OP_EXPLAIN;
-	case PG_W("CALL\0\0\0\0"):
+	case PG_W('C', 'A', 'L', 'L', 0, 0, 0, 0):
 		return PG_OP_CALL;
-	case PG_W("FETCH\0\0\0"):
+	case PG_W('F', 'E', 'T', 'C', 'H', 0, 0, 0):
 		return PG_OP_FETCH;
 	}
 	return PG_OP_OTHER;
@@ -137,8 +138,8 @@ static __always_inline __u32 pg_sqlstate_pack(const char *s)
  */
 struct pg_hasher {
 	__u64 hash;
-	__u64 word;   /* first word, upper case, packed */
-	__u32 n;      /* bytes of text */
+	__u64 word; /* first word, upper case, packed */
+	__u32 n;    /* bytes of text */
 	__u32 pad;
 	__u32 in_str; /* inside '...' */
 	__u32 in_num;
@@ -163,7 +164,7 @@ static __always_inline void pg_emit(struct pg_hasher *h, __u32 c)
 
 static __always_inline int pg_is_ident(__u32 c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 128;
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 128;
 }
 
 static long pg_hash_step(__u32 i, void *arg)

@@ -178,7 +178,8 @@ static size_t elf_func_offset(Elf *elf, const char *name)
 	Elf_Data *data;
 
 	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
 			continue;
 		data = elf_getdata(scn, NULL);
 		n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
@@ -266,9 +267,10 @@ static void tls_attach(int pid)
 	}
 	if (!offs || !offs->read || !offs->write) {
 		self__drop_add("pgsql", DROP_TLS_MISSED, 1);
-		log_warn("pgsql: backend %d uses TLS but its binary has no secure_read/secure_write "
-			 "symbols: its queries are not measured",
-			 pid);
+		log_warn(
+		    "pgsql: backend %d uses TLS but its binary has no secure_read/secure_write "
+		    "symbols: its queries are not measured",
+		    pid);
 		return;
 	}
 
@@ -407,7 +409,8 @@ bool pgsql__title_database(const char *title, char *db, size_t dbsz)
 	}
 	if (n < 3)
 		return false;
-	if (strcmp(tok[2], "[local]") && !(strchr(tok[2], '(') && tok[2][strlen(tok[2]) - 1] == ')'))
+	if (strcmp(tok[2], "[local]") &&
+	    !(strchr(tok[2], '(') && tok[2][strlen(tok[2]) - 1] == ')'))
 		return false;
 	snprintf(db, dbsz, "%s", tok[1]);
 	return true;
@@ -470,12 +473,13 @@ static void attach_usdt(int pid)
 						       usdt_probes[i].probe, NULL);
 		if (!b->links[i]) {
 			snprintf(probe_err, sizeof(probe_err),
-				 "server binary of pid %d has no USDT probe postgresql:%s (%s)", pid,
-				 usdt_probes[i].probe, strerror(errno));
+				 "server binary of pid %d has no USDT probe postgresql:%s (%s)",
+				 pid, usdt_probes[i].probe, strerror(errno));
 			log_warn("pgsql: %s: lock waits and deadlocks are not measured there",
 				 probe_err);
 			if (!usdt_attached[i])
-				self__program("pgsql", usdt_probes[i].prog, false, false, probe_err);
+				self__program("pgsql", usdt_probes[i].prog, false, false,
+					      probe_err);
 			continue;
 		}
 		usdt_attached[i]++;
@@ -845,9 +849,8 @@ void pgsql__sqlstate_unpack(__u32 v, char out[6])
 static void render_hist(struct prom *p, const char *name, const struct labels *l,
 			const char *extra_key, const char *extra_val, const struct pg_hist *h)
 {
-	const char *labels[] = {"service",  l->service, "db_system", "postgresql",
-				"database", l->database, extra_key,  extra_val,
-				NULL};
+	const char *labels[] = {"service",   l->service, "db_system", "postgresql", "database",
+				l->database, extra_key,	 extra_val,   NULL};
 
 	prom__histogram(p, name, labels, conf->pgsql_duration_buckets, h->slots,
 			conf->pgsql_n_duration_buckets, h->sum_ns / 1e9);
@@ -898,7 +901,7 @@ static void render_queries(struct prom *p, const struct row *rows, size_t n)
 		if (rows[i].key.kind != PG_K_LOCK_WAIT)
 			continue;
 		key_labels(&rows[i].key, &l);
-		const char *labels[] = {"service",  l.service,	 "db_system", "postgresql",
+		const char *labels[] = {"service",  l.service,	"db_system", "postgresql",
 					"database", l.database, NULL};
 		prom__histogram(p, "db_lock_wait_duration_seconds", labels,
 				conf->pgsql_duration_buckets, rows[i].h.slots,
@@ -928,9 +931,9 @@ static void render_counter(struct prom *p, const struct row *rows, size_t n, __u
 			extra_key = "outcome";
 			extra_val = rows[i].key.code ? "rollback" : "commit";
 		}
-		const char *labels[] = {"service",  l.service,	"db_system", "postgresql",
-					"database", l.database, extra_key,   extra_val,
-					NULL};
+		const char *labels[] = {"service",    l.service,  "db_system",
+					"postgresql", "database", l.database,
+					extra_key,    extra_val,  NULL};
 		prom__sample_u64(p, name, labels, rows[i].value);
 	}
 }
@@ -1000,7 +1003,7 @@ static void render_active(struct prom *p, const struct row *counts, size_t ncoun
 		     "Client sessions open now (authenticated backends).");
 	for (i = 0; i < n; i++) {
 		key_labels(&a[i].key, &l);
-		const char *labels[] = {"service",  l.service,	 "db_system", "postgresql",
+		const char *labels[] = {"service",  l.service,	"db_system", "postgresql",
 					"database", l.database, NULL};
 		prom__sample_u64(p, "db_connections_active", labels, a[i].n);
 	}
@@ -1069,16 +1072,15 @@ static void render_statements(struct prom *p)
 	for (i = 0; i < m; i++) {
 		key_labels(&rows[i].key, &l);
 		snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)rows[i].hash);
-		render_hist(p, "db_statement_duration_seconds", &l, "fingerprint", fp,
-			    &rows[i].h);
+		render_hist(p, "db_statement_duration_seconds", &l, "fingerprint", fp, &rows[i].h);
 	}
 	prom__family(p, "db_statement_info", "gauge",
 		     "The normalized text (no literals) of each fingerprint above.");
 	for (i = 0; i < m; i++) {
 		key_labels(&rows[i].key, &l);
 		snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)rows[i].hash);
-		const char *labels[] = {"service",  l.service,	 "db_system",	"postgresql",
-					"database", l.database, "fingerprint", fp,
+		const char *labels[] = {"service",  l.service,	   "db_system",	  "postgresql",
+					"database", l.database,	   "fingerprint", fp,
 					"query",    rows[i].query, NULL};
 		prom__sample_u64(p, "db_statement_info", labels, 1);
 	}

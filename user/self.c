@@ -32,7 +32,7 @@ struct map_state {
 
 struct collector_state {
 	char name[16], detail[128];
-	int drops_fd; /* -1: none registered */
+	int drops_fd;		     /* -1: none registered */
 	__u64 user_drops[DROP__MAX]; /* what userspace could not record */
 	bool failed;
 };
