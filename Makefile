@@ -87,7 +87,7 @@ run: deps
 	./$(OUT)/redscope $(ARGS)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit-tests
+	$(Q)$(MAKE) --no-print-directory format-check all unit-tests
 	$(Q)tests/run-all.sh
 
 vmlinux:

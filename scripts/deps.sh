@@ -3,7 +3,7 @@
 # those already present. Needs root and apt (Debian 12).
 set -euo pipefail
 
-build=(make clang llvm gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
+build=(make clang llvm clang-format gcc pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmicrohttpd-dev libpg-query-dev)
 test=(curl nginx libnginx-mod-http-echo wrk python3 prometheus
 	prometheus-alertmanager procps util-linux postgresql postgresql-contrib
