@@ -29,6 +29,22 @@ run_cli --help
 check "--help: exit 0 and lists --http.max-endpoints" \
 	test $RC -eq 0 -a -n "$(grep -e '--http.max-endpoints' "$TMP/out")"
 
+# Without privileges: one line naming the missing capabilities, exit 1.
+if command -v setpriv >/dev/null; then
+	# A copy nobody can run, wherever the checkout lives.
+	unpriv=$(mktemp -d)
+	chmod 755 "$unpriv"
+	cp "$REDSCOPE" "$unpriv/redscope"
+	RC=0
+	timeout 30 setpriv --reuid=65534 --regid=65534 --clear-groups "$unpriv/redscope" \
+		--web.listen-address=127.0.0.1:$AGENT_PORT >"$TMP/out" 2>"$TMP/err" || RC=$?
+	rm -rf "$unpriv"
+	check_eq "unprivileged: exit 1" 1 $RC
+	check_eq "unprivileged: one line on stderr" 1 "$(lines "$(cat "$TMP/err")")"
+	check "unprivileged: names CAP_BPF and CAP_PERFMON" \
+		grep -q 'missing capabilities CAP_BPF and CAP_PERFMON' "$TMP/err"
+fi
+
 run_cli --check "${AGENT_FLAGS[@]}"
 check_eq "--check: exit 0" 0 $RC
 check_eq "--check: one line per HTTP program, each attached" 21 \
