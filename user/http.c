@@ -19,6 +19,7 @@
 #include "drops.h"
 #include "http.h"
 #include "http.skel.h"
+#include "links.h"
 #include "log.h"
 #include "self.h"
 
@@ -448,10 +449,8 @@ static void tick(void)
 
 static void stop(void)
 {
-	size_t i;
-
-	for (i = 0; i < nr_links; i++)
-		bpf_link__destroy(links[i]);
+	if (links)
+		links__destroy(links, nr_links);
 	free(links);
 	links = NULL;
 	nr_links = 0;

@@ -29,6 +29,7 @@
 
 #include "collector.h"
 #include "drops.h"
+#include "links.h"
 #include "log.h"
 #include "pgsql.h"
 #include "pgsql.skel.h"
@@ -673,21 +674,39 @@ static void tick(void)
 
 static void stop(void)
 {
-	size_t i, j;
+	struct bpf_link **all;
+	size_t i, j, n = 0;
 
 	if (events_rb) {
 		events_stop = true;
 		pthread_join(events_thread, NULL);
 	}
-	for (i = 0; i < MAX_TLS; i++)
-		if (tls[i].pid)
-			tls_detach(&tls[i]);
-	for (i = 0; i < nr_tp_links; i++)
-		bpf_link__destroy(tp_links[i]);
-	nr_tp_links = 0;
-	for (i = 0; i < nr_binaries; i++)
+	/* All at once: each detach waits for the kernel (links.h). */
+	all = calloc(MAX_TLS * NR_TLS_UP + MAX_BINARIES * NR_USDT + nr_tp_links, sizeof(*all));
+	for (i = 0; i < MAX_TLS; i++) {
+		for (j = 0; j < NR_TLS_UP; j++)
+			if (all && tls[i].links[j])
+				all[n++] = tls[i].links[j];
+			else
+				bpf_link__destroy(tls[i].links[j]);
+		memset(&tls[i], 0, sizeof(tls[i]));
+	}
+	for (i = 0; i < nr_binaries; i++) {
 		for (j = 0; j < NR_USDT; j++)
-			bpf_link__destroy(binaries[i].links[j]);
+			if (all && binaries[i].links[j])
+				all[n++] = binaries[i].links[j];
+			else
+				bpf_link__destroy(binaries[i].links[j]);
+		memset(&binaries[i], 0, sizeof(binaries[i]));
+	}
+	for (i = 0; i < nr_tp_links; i++)
+		if (all)
+			all[n++] = tp_links[i];
+		else
+			bpf_link__destroy(tp_links[i]);
+	links__destroy(all, n);
+	free(all);
+	nr_tp_links = 0;
 	nr_binaries = 0;
 	ring_buffer__free(events_rb);
 	events_rb = NULL;
