@@ -154,8 +154,9 @@ struct pg_params {
 	__u32 n;
 	__u32 tok_start;
 	__u32 tok_index;
-	__u32 key; /* 1 database, 2 user, 0 other */
+	__u32 key; /* 1 database, 2 user, 3 replication, 0 other */
 	__u32 db_start, db_len, user_start, user_len;
+	__u32 replication; /* a walsender, not a client session */
 };
 
 /* Per-CPU room for what does not fit the 512-byte stack. */
@@ -701,6 +702,7 @@ struct param_ctx {
 static long param_step(__u32 i, void *arg)
 {
 	struct scratch *s = ((struct param_ctx *)arg)->s;
+	char c;
 	struct pg_params *sp = &s->sp;
 	__u32 a, len;
 
@@ -722,6 +724,14 @@ static long param_step(__u32 i, void *arg)
 		else if (len == 4 && s->text[a & 1023] == 'u' && s->text[(a + 1) & 1023] == 's' &&
 			 s->text[(a + 2) & 1023] == 'e' && s->text[(a + 3) & 1023] == 'r')
 			sp->key = 2;
+		else if (len == 11 && s->text[a & 1023] == 'r' && s->text[(a + 1) & 1023] == 'e' &&
+			 s->text[(a + 2) & 1023] == 'p' && s->text[(a + 10) & 1023] == 'n')
+			sp->key = 3;
+	} else if (sp->key == 3) {
+		/* true, yes, 1, on or database; not false, no, 0 or off */
+		c = s->text[a & 1023];
+		sp->replication = c == 't' || c == 'y' || c == '1' || c == 'd' ||
+				  (c == 'o' && s->text[(a + 1) & 1023] == 'n');
 	} else if (sp->key == 1) {
 		sp->db_start = a;
 		sp->db_len = len;
@@ -761,6 +771,8 @@ __noinline int pg_client_first(struct scratch *s, struct pg_conn *c, __u64 buf, 
 	__builtin_memset(sp, 0, sizeof(*sp));
 	sp->n = n;
 	bpf_loop(PG_TEXT_LEN, param_step, &px, 0);
+	if (sp->replication)
+		return 1; /* replication is not a client session: not followed */
 	from = sp->db_len ? sp->db_start : sp->user_start;
 	n = sp->db_len ? sp->db_len : sp->user_len;
 	for (i = 0; i < PG_DB_LEN - 1; i++) {
