@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The PostgreSQL benchmark's floor: an empty program on each hook redscope
+ * attaches when both collectors run. The PostgreSQL collector's 8 tracepoints
+ * (bpf/pgsql.bpf.c) come first; then the HTTP collector's 21 (bpf/http.bpf.c),
+ * which redscope runs by default. Where both collectors use a tracepoint,
+ * redscope attaches two programs to it, and so does this floor.
+ * pgfloor --pgsql-only loads the first 8 alone (the --no-collector.http row).
+ * The lock-wait USDT probes and the TLS uprobes are not here: they fire on
+ * lock waits and TLS sessions only, and the benchmark has neither.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#define EMPTY(name, tp)                                                                            \
+	SEC("tracepoint/" tp)                                                                      \
+	int name(void *ctx)                                                                        \
+	{                                                                                          \
+		return 0;                                                                          \
+	}
+
+/* PostgreSQL collector: names start with pgfloor_pg_ (the loader keys on it). */
+EMPTY(pgfloor_pg_exit_accept, "syscalls/sys_exit_accept")
+EMPTY(pgfloor_pg_exit_accept4, "syscalls/sys_exit_accept4")
+EMPTY(pgfloor_pg_fork, "sched/sched_process_fork")
+EMPTY(pgfloor_pg_exit, "sched/sched_process_exit")
+EMPTY(pgfloor_pg_enter_recvfrom, "syscalls/sys_enter_recvfrom")
+EMPTY(pgfloor_pg_exit_recvfrom, "syscalls/sys_exit_recvfrom")
+EMPTY(pgfloor_pg_enter_sendto, "syscalls/sys_enter_sendto")
+EMPTY(pgfloor_pg_exit_sendto, "syscalls/sys_exit_sendto")
+
+/* HTTP collector. */
+EMPTY(pgfloor_http_exit_accept, "syscalls/sys_exit_accept")
+EMPTY(pgfloor_http_exit_accept4, "syscalls/sys_exit_accept4")
+EMPTY(pgfloor_http_enter_read, "syscalls/sys_enter_read")
+EMPTY(pgfloor_http_enter_recvfrom, "syscalls/sys_enter_recvfrom")
+EMPTY(pgfloor_http_enter_readv, "syscalls/sys_enter_readv")
+EMPTY(pgfloor_http_enter_recvmsg, "syscalls/sys_enter_recvmsg")
+EMPTY(pgfloor_http_exit_read, "syscalls/sys_exit_read")
+EMPTY(pgfloor_http_exit_recvfrom, "syscalls/sys_exit_recvfrom")
+EMPTY(pgfloor_http_exit_readv, "syscalls/sys_exit_readv")
+EMPTY(pgfloor_http_exit_recvmsg, "syscalls/sys_exit_recvmsg")
+EMPTY(pgfloor_http_enter_write, "syscalls/sys_enter_write")
+EMPTY(pgfloor_http_enter_sendto, "syscalls/sys_enter_sendto")
+EMPTY(pgfloor_http_enter_writev, "syscalls/sys_enter_writev")
+EMPTY(pgfloor_http_enter_sendmsg, "syscalls/sys_enter_sendmsg")
+EMPTY(pgfloor_http_enter_sendfile, "syscalls/sys_enter_sendfile64")
+EMPTY(pgfloor_http_exit_write, "syscalls/sys_exit_write")
+EMPTY(pgfloor_http_exit_sendto, "syscalls/sys_exit_sendto")
+EMPTY(pgfloor_http_exit_writev, "syscalls/sys_exit_writev")
+EMPTY(pgfloor_http_exit_sendmsg, "syscalls/sys_exit_sendmsg")
+EMPTY(pgfloor_http_exit_sendfile, "syscalls/sys_exit_sendfile64")
+EMPTY(pgfloor_http_enter_close, "syscalls/sys_enter_close")
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
