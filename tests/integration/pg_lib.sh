@@ -132,8 +132,9 @@ EOF
 # Extra lines for postgresql.conf (before pg_start).
 pg_conf() { printf '%s\n' "$@" >>"$PG_DATA/postgresql.conf"; }
 
+# PG_CPUS (e.g. 0) pins the server, and so every backend, to those CPUs.
 pg_start() {
-	as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/server.log" -w -t 60 start >/dev/null ||
+	${PG_CPUS:+taskset -c "$PG_CPUS"} runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/server.log" -w -t 60 start >/dev/null ||
 		die "pg_ctl start failed: $(tail -5 "$PG_TMP/server.log")"
 	PG_STARTED=1
 	log "postgres on 127.0.0.1:$PG_PORT and $PG_SOCK (pid $(head -1 "$PG_DATA/postmaster.pid"))"
