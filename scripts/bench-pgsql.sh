@@ -91,6 +91,15 @@ floor_start() {
 }
 floor_stop() { bench_cleanup; }
 
+# Tracing programs (tracepoint, kprobe/uprobe, fentry) loaded on the host,
+# taken while none of ours is: others' agents running at the same time make
+# every figure move, so each run says how many there were.
+others_progs() {
+	bpftool prog show -j 2>/dev/null |
+		"$PY" -c "import json,sys; print(sum(p['type'] in ('tracepoint','kprobe','tracing','raw_tracepoint') for p in json.load(sys.stdin)))"
+}
+OTHERS_MAX=0
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 SELECTS='db_queries_total'
 counted_selects() { metric "$1" "$SELECTS" database="$DB" operation=SELECT; }
@@ -99,7 +108,8 @@ counted_selects() { metric "$1" "$SELECTS" database="$DB" operation=SELECT; }
 declare -a none floor redscope floor_pg redscope_pg
 cpu_ticks_sum=0 cpu_s_sum=0 counted=0 sent=0
 run_setup() {
-	local name=$1 tps c0 t0 m0 m1
+	local name=$1 tps c0 t0 m0 m1 o0 o1
+	o0=$(others_progs)
 	case $name in
 	none) tps=$(run_pgbench "$DURATION") ;;
 	floor | floor_pg)
@@ -131,7 +141,11 @@ run_setup() {
 		agent_stop
 		;;
 	esac
+	o1=$(others_progs)
+	((o0 > o1)) || o0=$o1
+	((o0 > OTHERS_MAX)) && OTHERS_MAX=$o0
 	tps=$(printf '%.0f' "$tps")
+	((o0 == 0)) || tps+="(!$o0)"
 	eval "$name+=(\"\$tps\")"
 }
 
@@ -149,7 +163,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	echo "bench: round $r (tps):$line" >&2
 done
 
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+((OTHERS_MAX == 0)) || echo "bench: (!N): N tracing programs of others were loaded around that run" >&2
+# Medians over all runs, those marked (!N) included.
+median() { sed 's/(.*//' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 m_none=$(printf '%s\n' "${none[@]}" | median)
 row() {
 	local label=$1 arr=$2 m

@@ -81,7 +81,7 @@ pgss_reset() { psql_sock postgres -c "select pg_stat_statements_reset()" >/dev/n
 agent_by_op() { "$PY" "$PG_TMP/prom.py" ops "$S0" "$S1" "$1"; }
 
 # --- psql sessions held open through a fifo --------------------------------
-# session_open NAME DB [conninfo-extra]: starts psql reading from a fifo; the
+# session_open NAME DB: starts psql (TCP, plaintext) reading from a fifo; the
 # fd is kept in SESS_FD[NAME], the output goes to $PG_TMP/NAME.out.
 declare -A SESS_FD SESS_PID
 session_open() {
@@ -358,10 +358,18 @@ LOCK TABLE t;
 COMMIT;
 EOF
 lockB=$!
-lock_waiters="select count(*) from pg_stat_activity where datname = 'rsit_lock' and wait_event_type = 'Lock'"
-wait_for 10 sql_is "$lock_waiters" 1 || log "session B never waited"
-session_send lockA "SELECT pg_sleep(0.3); COMMIT;"
+# A sees B queue behind it from the server side (5 ms polls, at most 10 s),
+# then holds the lock 0.35 s more: B waits ~0.36 s, far from the 0.25 and 0.5
+# bucket seams whatever the host's load does to process start-up.
+session_send lockA "DO \$\$ BEGIN
+	FOR i IN 1..2000 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 't'::regclass);
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	PERFORM pg_sleep(0.35);
+END \$\$; COMMIT;"
 session_close lockA
+lock_waiters="select count(*) from pg_stat_activity where datname = 'rsit_lock' and wait_event_type = 'Lock'"
 wait "$lockB" || true
 after
 # The server's own measure of the wait (log_lock_waits): "... acquired
