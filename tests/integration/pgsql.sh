@@ -473,5 +473,40 @@ if grep -q -E 'level=(error|warn)' "$AGENT_LOG"; then
 	log "agent warnings/errors: $(grep -E 'level=(error|warn)' "$AGENT_LOG" | head -5)"
 fi
 
+# --- --pgsql.max-statements caps the statement series -----------------------
+# The cap is over every server and database the agent sees: the N statements
+# (libpg_query fingerprints) with most total time. Three slow ones, three quick
+# ones; N = 3. The slow ones call different functions: libpg_query gives
+# "SELECT pg_sleep(0.3), 1" and "SELECT pg_sleep(0.1), 1, 2" one fingerprint
+# (constants, even whole constant target lists, do not count), and the agent
+# merges what fingerprints alike.
+psql_sock postgres -c "create database rsit_cap" # before the agent: CREATE DATABASE is slow
+agent_stop
+agent_start --no-collector.http --pgsql.max-statements 3
+before
+psql_tcp rsit_cap -f - >/dev/null <<'EOF'
+SELECT pg_sleep(0.6);
+SELECT pg_sleep(0.6);
+SELECT pg_sleep_for('0.3 s');
+SELECT pg_sleep_until(now() + interval '0.1 s');
+SELECT 1;
+SELECT count(*) FROM pg_class;
+SHOW work_mem;
+EOF
+after
+expect "max-statements 3: statements still all counted" "SELECT 6 SHOW 1" "$(agent_by_op rsit_cap | tr '\n' ' ' | sed 's/ $//')"
+n_info=$(grep -c '^db_statement_info{' "$S1" || true)
+n_hist=$(grep '^db_statement_duration_seconds_count{' "$S1" | grep -o 'fingerprint="[^"]*"' | sort -u | wc -l)
+expect "max-statements 3: db_statement_info series / db_statement_duration_seconds fingerprints" "3/3" "$n_info/$n_hist"
+if [[ $(grep '^db_statement_info{' "$S1" | grep -c 'database="rsit_cap"') == 3 ]]; then
+	expect "max-statements 3: the three with most total time are the three sleeps" 3 \
+		"$(grep '^db_statement_info{' "$S1" | grep -c 'query="SELECT pg_sleep')"
+	grep -q '^db_statement_info{.*query="SELECT pg_sleep' "$S1" ||
+		grep -E '^db_statement_(info|duration_seconds_(sum|count))\{' "$S1" >&2
+else
+	log "max-statements 3: another server's statements are in the top 3; the ranking is not checked:"
+	grep '^db_statement_info{' "$S1" >&2
+fi
+
 echo "$PASS passed, $FAIL failed"
 ((FAIL == 0))
