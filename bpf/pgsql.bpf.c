@@ -849,9 +849,14 @@ int pgsql_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	struct pg_conn *c;
 
 	if ((__u32)id != tgid)
 		return 0; /* a thread, not the process */
+	c = bpf_map_lookup_elem(&pg_conns, &tgid);
+	/* A TLS session whose plaintext was not (all) seen: say so. */
+	if (c && (c->tls == PG_TLS_PARTIAL || (c->tls && c->state == PG_S_TLS)))
+		drop(DROP_TLS_MISSED);
 	bpf_map_delete_elem(&pg_conns, &tgid);
 	bpf_map_delete_elem(&pg_servers, &tgid);
 	return 0;
@@ -919,7 +924,7 @@ static __always_inline int on_data(long ret, __u64 buf, __u32 dir, __u32 tls)
 			return 0;
 		if (answer == 'S') {
 			c->state = PG_S_TLS;
-			c->tls = 1;
+			c->tls = PG_TLS_WHOLE;
 			want_tls(tgid);
 		} else {
 			c->state = answer == 'N' ? PG_S_STARTUP : PG_S_LOST;
@@ -929,6 +934,7 @@ static __always_inline int on_data(long ret, __u64 buf, __u32 dir, __u32 tls)
 		if (dir == DIR_IN && pg_client_first(s, c, buf, ret) == 0 && c->state != PG_S_TLS)
 			return 0;
 		c->state = PG_S_READY;
+		c->tls = PG_TLS_PARTIAL; /* joined mid-session: what went before is lost */
 		break;
 	case PG_S_AUTH:
 	case PG_S_READY:

@@ -130,9 +130,13 @@ struct pg_conn {
 	__u8 xact;	/* transaction status of the last ReadyForQuery: 'I', 'T', 'E' */
 	__u8 cyc_stmts; /* statements answered since the last ReadyForQuery */
 	__u8 cyc_flags; /* PG_CYC_* since the last ReadyForQuery */
-	__u8 tls;	/* plaintext comes from the per-backend uprobes, not the syscalls */
+	__u8 tls;	/* PG_TLS_*: plaintext from the per-backend uprobes, not syscalls */
 	__u8 pad[7];
 };
+
+/* pg_conn.tls */
+#define PG_TLS_WHOLE   1 /* plaintext from the uprobes, from the startup packet on */
+#define PG_TLS_PARTIAL 2 /* the uprobes came after the session had begun */
 
 #define PG_CYC_ERROR	1
 #define PG_CYC_ROLLBACK 2

@@ -130,6 +130,15 @@ static struct stmt_text *text_slot(__u64 hash)
 	return NULL;
 }
 
+/* Drops trailing semicolons and whitespace. */
+static void trim_statement(char *q)
+{
+	size_t n = strlen(q);
+
+	while (n && (q[n - 1] == ';' || isspace((unsigned char)q[n - 1])))
+		q[--n] = 0;
+}
+
 /* A statement seen for the first time: keep its fingerprint and normalized
  * text; the text with its literals is dropped here and never logged. */
 static void on_text(const struct pg_event *ev)
@@ -156,6 +165,8 @@ static void on_text(const struct pg_event *ev)
 		slot->hash = ev->arg;
 		slot->fingerprint = fp.fingerprint;
 		slot->query = strdup(norm.normalized_query);
+		if (slot->query) /* one shape whether or not the client ended it with ';' */
+			trim_statement(slot->query);
 		nr_texts++;
 	} else {
 		/* Cut at PG_TEXT_LEN or not SQL: counted, but without a statement row. */
@@ -262,12 +273,11 @@ static void tls_attach(int pid)
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	offs = tls_offsets_of(exe);
-	if (!offs && kill(pid, 0) && errno == ESRCH) {
-		self__drop_add("pgsql", DROP_TLS_MISSED, 1);
+	/* A session that escapes its uprobes is counted as a drop by the BPF
+	 * side when its backend exits. */
+	if (!offs && kill(pid, 0) && errno == ESRCH)
 		return;
-	}
 	if (!offs || !offs->read || !offs->write) {
-		self__drop_add("pgsql", DROP_TLS_MISSED, 1);
 		log_warn(
 		    "pgsql: backend %d uses TLS but its binary has no secure_read/secure_write "
 		    "symbols: its queries are not measured",
@@ -294,7 +304,6 @@ static void tls_attach(int pid)
 		    prog ? bpf_program__attach_uprobe_opts(prog, pid, exe, off, &opts) : NULL;
 		if (!t->links[i]) {
 			err = errno;
-			self__drop_add("pgsql", DROP_TLS_MISSED, 1);
 			tls_detach(t);
 			if (err == ESRCH || err == ENOENT)
 				return; /* the session ended before the uprobes were in place */
@@ -503,7 +512,7 @@ static void adopt_backend(int pid, int server, const char *service, const char *
 	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c)) {
 		/* Followed since its fork. A TLS backend whose startup packet went by
 		 * before its uprobes were in place learns its database here. */
-		if (c.tls && c.state == PG_S_READY && !c.database[0]) {
+		if (c.tls == PG_TLS_PARTIAL && c.state == PG_S_READY && !c.database[0]) {
 			memcpy(c.database, db, strnlen(db, sizeof(c.database) - 1));
 			bpf_map_update_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c, BPF_EXIST);
 		}

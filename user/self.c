@@ -32,8 +32,7 @@ struct map_state {
 
 struct collector_state {
 	char name[16], detail[128];
-	int drops_fd;		     /* -1: none registered */
-	__u64 user_drops[DROP__MAX]; /* what userspace could not record */
+	int drops_fd; /* -1: none registered */
 	bool failed;
 };
 
@@ -117,17 +116,6 @@ void self__drops(const char *collector, int drops_map_fd)
 	c = coll_get(collector);
 	if (c)
 		c->drops_fd = drops_map_fd;
-	pthread_mutex_unlock(&lock);
-}
-
-void self__drop_add(const char *collector, unsigned reason, __u64 n)
-{
-	struct collector_state *c;
-
-	pthread_mutex_lock(&lock);
-	c = coll_get(collector);
-	if (c && reason < DROP__MAX)
-		c->user_drops[reason] += n;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -314,8 +302,6 @@ void self__render(struct prom *p)
 		if (colls[i].drops_fd < 0)
 			continue;
 		read_drops(colls[i].drops_fd, drops);
-		for (r = 0; r < DROP__MAX; r++)
-			drops[r] += colls[i].user_drops[r];
 		for (r = 0; r < DROP__MAX; r++) {
 			const char *l[] = {"collector", colls[i].name, "reason", drop_names[r],
 					   NULL};
@@ -389,8 +375,6 @@ void self__health_json(struct prom *out)
 		prom__appendf(out, ",\"up\":%s,\"error\":", colls[i].failed ? "false" : "true");
 		json_str(out, colls[i].detail);
 		read_drops(colls[i].drops_fd, drops);
-		for (r = 0; r < DROP__MAX; r++)
-			drops[r] += colls[i].user_drops[r];
 		prom__appendf(out, ",\"drops\":{");
 		for (r = 0; r < DROP__MAX; r++)
 			prom__appendf(out, "%s\"%s\":%llu", r ? "," : "", drop_names[r],

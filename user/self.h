@@ -17,9 +17,6 @@ void self__program(const char *collector, const char *name, bool attached, bool 
 void self__map(const char *name, int map_fd, __u32 capacity);
 /* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h). */
 void self__drops(const char *collector, int drops_map_fd);
-/* Events userspace could not record (reason: enum drop_reason), added to the
- * collector's redscope_events_dropped_total. */
-void self__drop_add(const char *collector, unsigned reason, __u64 n);
 /* A collector's start result (0 or -errno): a failed one keeps /health/ready at 503. */
 void self__collector(const char *name, int err);
 /* Startup finished (all collectors tried): /health/startup turns 200. */
