@@ -85,10 +85,13 @@ static const struct {
     {"secure_write", "pgsql_tls_write_ret", true},
 };
 struct tls_backend {
-	int pid; /* 0: free */
+	int pid;    /* 0: free */
+	bool ready; /* attached; false while the events thread attaches */
 	struct bpf_link *links[NR_TLS_UP];
 };
-static struct tls_backend tls[MAX_TLS]; /* only the events thread touches it */
+/* The events thread attaches, the main thread's tick detaches. */
+static struct tls_backend tls[MAX_TLS];
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* File offsets of secure_read and secure_write in one server binary: found
  * once, since libbpf would parse the ELF again for every backend. */
@@ -247,23 +250,15 @@ static const struct tls_offsets *tls_offsets_of(const char *exe)
 	return o;
 }
 
-static void tls_detach(struct tls_backend *t)
-{
-	int i;
-
-	for (i = 0; i < NR_TLS_UP; i++) {
-		bpf_link__destroy(t->links[i]);
-		t->links[i] = NULL;
-	}
-	t->pid = 0;
-}
-
 /* A backend switched to TLS: read its plaintext where PostgreSQL has it, in
  * secure_read/secure_write, with uprobes on that process alone (other
- * backends pay nothing: the kernel puts the breakpoint in this one only). */
+ * backends pay nothing: the kernel puts the breakpoint in this one only). The
+ * race is against the client's startup packet, a TLS handshake away: nothing
+ * slow (a detach takes ~70 ms) happens here. */
 static void tls_attach(int pid)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_link *links[NR_TLS_UP] = {};
 	const struct tls_offsets *offs;
 	struct tls_backend *t = NULL;
 	struct bpf_program *prog;
@@ -285,37 +280,75 @@ static void tls_attach(int pid)
 		return;
 	}
 
+	pthread_mutex_lock(&tls_lock);
 	for (i = 0; i < MAX_TLS && !t; i++)
-		if (!tls[i].pid || kill(tls[i].pid, 0))
+		if (!tls[i].pid)
 			t = &tls[i];
+	if (t)
+		t->pid = pid;
+	pthread_mutex_unlock(&tls_lock);
 	if (!t) {
 		log_warn("pgsql: more than %d TLS backends at once: backend %d not measured",
 			 MAX_TLS, pid);
 		return;
 	}
-	if (t->pid)
-		tls_detach(t);
-	t->pid = pid;
 	for (i = 0; i < NR_TLS_UP; i++) {
 		prog = bpf_object__find_program_by_name(skel->obj, tls_probes[i].prog);
 		off = !strcmp(tls_probes[i].func, "secure_read") ? offs->read : offs->write;
 		opts.retprobe = tls_probes[i].ret;
-		t->links[i] =
+		links[i] =
 		    prog ? bpf_program__attach_uprobe_opts(prog, pid, exe, off, &opts) : NULL;
-		if (!t->links[i]) {
-			err = errno;
-			tls_detach(t);
-			if (err == ESRCH || err == ENOENT)
-				return; /* the session ended before the uprobes were in place */
+		if (links[i]) {
+			self__program("pgsql", tls_probes[i].prog, true, false, NULL);
+			continue;
+		}
+		err = errno;
+		if (err != ESRCH && err != ENOENT) { /* else: the session is already over */
 			log_warn("pgsql: backend %d uses TLS and its %s cannot be probed (%s): its "
 				 "queries are not measured",
 				 pid, tls_probes[i].func, strerror(err));
 			self__program("pgsql", tls_probes[i].prog, false, false, strerror(err));
-			return;
 		}
-		self__program("pgsql", tls_probes[i].prog, true, false, NULL);
+		break;
 	}
+	pthread_mutex_lock(&tls_lock);
+	memcpy(t->links, links, sizeof(links));
+	t->ready = true; /* the tick detaches it once the backend is gone */
+	pthread_mutex_unlock(&tls_lock);
 	log_debug("pgsql: backend %d uses TLS: reading it through secure_read/secure_write", pid);
+}
+
+/*
+ * Detaches the uprobes of TLS backends that are gone, all at once. Rarely: an
+ * unregistering uprobe holds up every attach in the kernel for ~70 ms, and a
+ * new TLS session must not wait. A dead backend's uprobes cost nothing (they
+ * are bound to that task, not to its pid number).
+ */
+static void tls_reap(bool all)
+{
+	struct bpf_link *gone[MAX_TLS * NR_TLS_UP];
+	static unsigned ticks;
+	size_t n = 0, used = 0, i, j;
+
+	pthread_mutex_lock(&tls_lock);
+	for (i = 0; i < MAX_TLS; i++)
+		used += tls[i].pid != 0;
+	if (!all && used < MAX_TLS / 2 && ++ticks % 60) {
+		pthread_mutex_unlock(&tls_lock);
+		return;
+	}
+	for (i = 0; i < MAX_TLS; i++) {
+		if (!tls[i].pid || !tls[i].ready)
+			continue;
+		if (!all && !(kill(tls[i].pid, 0) && errno == ESRCH))
+			continue;
+		for (j = 0; j < NR_TLS_UP; j++)
+			if (tls[i].links[j])
+				gone[n++] = tls[i].links[j];
+		memset(&tls[i], 0, sizeof(tls[i]));
+	}
+	pthread_mutex_unlock(&tls_lock);
+	links__destroy(gone, n);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -336,17 +369,9 @@ static int on_event(void *ctx, void *data, size_t size)
  * must be in place before its client's first query. */
 static void *events_main(void *arg)
 {
-	int i, polls = 0;
-
 	(void)arg;
-	while (!events_stop) {
+	while (!events_stop)
 		ring_buffer__poll(events_rb, 100);
-		if (++polls % 10)
-			continue;
-		for (i = 0; i < MAX_TLS; i++) /* backends gone: free their uprobes */
-			if (tls[i].pid && kill(tls[i].pid, 0) && errno == ESRCH)
-				tls_detach(&tls[i]);
-	}
 	return NULL;
 }
 
@@ -679,6 +704,7 @@ static void tick(void)
 	if (!skel)
 		return;
 	discover();
+	tls_reap(false);
 }
 
 static void stop(void)
@@ -691,15 +717,8 @@ static void stop(void)
 		pthread_join(events_thread, NULL);
 	}
 	/* All at once: each detach waits for the kernel (links.h). */
-	all = calloc(MAX_TLS * NR_TLS_UP + MAX_BINARIES * NR_USDT + nr_tp_links, sizeof(*all));
-	for (i = 0; i < MAX_TLS; i++) {
-		for (j = 0; j < NR_TLS_UP; j++)
-			if (all && tls[i].links[j])
-				all[n++] = tls[i].links[j];
-			else
-				bpf_link__destroy(tls[i].links[j]);
-		memset(&tls[i], 0, sizeof(tls[i]));
-	}
+	all = calloc(MAX_BINARIES * NR_USDT + nr_tp_links, sizeof(*all));
+	tls_reap(true);
 	for (i = 0; i < nr_binaries; i++) {
 		for (j = 0; j < NR_USDT; j++)
 			if (all && binaries[i].links[j])
