@@ -428,6 +428,22 @@ expect "TLS (sslmode=require, ssl=$(head -1 <<<"$tls")): operations" "INSERT 1 S
 	"$(agent_by_op rsit_tls | tr '\n' ' ')"
 expect "TLS: db_connections_total delta" 1 "$(delta db_connections_total database=rsit_tls)"
 
+# Short TLS sessions race their uprobes' attach: each one is either measured
+# whole (a connection and its query) or counted as a tls_missed drop.
+before
+for i in $(seq 20); do
+	psql -X -q -A -t "sslmode=require host=127.0.0.1 port=$PG_PORT user=postgres dbname=rsit_tls" \
+		-c "select $i" >/dev/null
+done
+sleep 0.5 # the last backend's exit
+after
+tls_conns=$(delta db_connections_total database=rsit_tls)
+tls_missed=$(delta redscope_events_dropped_total collector=pgsql reason=tls_missed)
+echo "# 20 short TLS sessions: $tls_conns measured, $tls_missed counted as tls_missed"
+expect "20 TLS sessions: measured + tls_missed" 20 $((tls_conns + tls_missed))
+expect "20 TLS sessions: one SELECT per measured session" "$tls_conns" \
+	"$(delta db_queries_total database=rsit_tls operation=SELECT status=ok)"
+
 # --- Unix socket ------------------------------------------------------------------
 psql_sock postgres -c "create database rsit_unix"
 pgss_reset
