@@ -60,8 +60,10 @@ bounded "$REDSCOPE" --web.listen-address=127.0.0.1:$AGENT_PORT "${AGENT_FLAGS[@]
 AGENT_PID=$BG_PID AGENT_WRAP=$BG_WRAP AGENT_URL=$URL
 seq_codes=""
 for i in $(seq 300); do
-	s=$(http_code "$URL/health/startup")
+	# ready first: a 200 there means startup already answers 200, while the
+	# other order can see the agent finish starting between the two requests.
 	r=$(http_code "$URL/health/ready")
+	s=$(http_code "$URL/health/startup")
 	seq_codes+="$s/$r "
 	[ "$s" = 200 ] && [ "$r" = 200 ] && break
 	sleep 0.02
