@@ -20,20 +20,7 @@
 #define HTTP_MASK (HTTP_WINDOW - 1)
 #define HB(b, i)  ((unsigned char)(b)[(i)&HTTP_MASK])
 
-#if !defined(__bpf__) && !defined(REDSCOPE_BPF_LOOP)
-#define REDSCOPE_BPF_LOOP
-/* Userspace stand-in with the helper's semantics: stop when the callback returns 1. */
-static inline long bpf_loop(__u32 nr, long (*cb)(__u32, void *), void *ctx, __u64 flags)
-{
-	__u32 i;
-
-	(void)flags;
-	for (i = 0; i < nr; i++)
-		if (cb(i, ctx))
-			return i + 1;
-	return nr;
-}
-#endif
+#include "bpf_loop_user.h"
 
 static __always_inline int http_is_hex(unsigned char c)
 {

@@ -14,20 +14,7 @@
 
 #define PG_TEXT_MASK (PG_TEXT_LEN - 1)
 
-#if !defined(__bpf__) && !defined(REDSCOPE_BPF_LOOP)
-#define REDSCOPE_BPF_LOOP
-/* Userspace stand-in with the helper's semantics: stop when the callback returns 1. */
-static inline long bpf_loop(__u32 nr, long (*cb)(__u32, void *), void *ctx, __u64 flags)
-{
-	__u32 i;
-
-	(void)flags;
-	for (i = 0; i < nr; i++)
-		if (cb(i, ctx))
-			return i + 1;
-	return nr;
-}
-#endif
+#include "bpf_loop_user.h"
 
 /* Eight characters packed little-endian (a case label: gcc does not fold "..."[i]). */
 #define PG_W(a, b, c, d, e, f, g, h)                                                               \
