@@ -15,7 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "http.h"
-#include "drops.h"
+#include "lib/drops.bpf.h"
 #include "http_parse.h"
 
 #define EEXIST 17
@@ -95,13 +95,6 @@ struct {
 	__type(value, struct http_stats);
 } http_stats SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DROP__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
-
 /* Per-CPU room for what does not fit the 512-byte stack. */
 struct scratch {
 	char buf[HTTP_WINDOW];
@@ -130,14 +123,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zeroes);
 } http_zero SEC(".maps");
-
-static __always_inline void drop(__u32 reason)
-{
-	__u64 *cnt = bpf_map_lookup_elem(&drops, &reason);
-
-	if (cnt)
-		(*cnt)++;
-}
 
 static __always_inline struct zeroes *zeroes(void)
 {

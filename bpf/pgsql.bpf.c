@@ -26,7 +26,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/usdt.bpf.h>
 #include "pgsql.h"
-#include "drops.h"
+#include "lib/drops.bpf.h"
 #include "pgsql_parse.h"
 
 /* Protocol codes of the first packet (no type byte). */
@@ -132,13 +132,6 @@ struct {
 	__type(value, __u64);
 } pg_lockwait SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DROP__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} drops SEC(".maps");
-
 /* One syscall buffer being walked, message by message. */
 struct pg_walk {
 	__u64 buf; /* user address */
@@ -189,14 +182,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zeroes);
 } pg_zero SEC(".maps");
-
-static __always_inline void drop(__u32 reason)
-{
-	__u64 *cnt = bpf_map_lookup_elem(&drops, &reason);
-
-	if (cnt)
-		(*cnt)++;
-}
 
 static __always_inline struct zeroes *zeroes(void)
 {

@@ -31,4 +31,30 @@ static __always_inline __u32 hist_bucket(const volatile __u64 *bounds, __u32 n, 
 	return i;
 }
 
+#ifndef __bpf__
+#include <math.h>
+
+/* Seconds or bytes (times scale) into the kernel's integer bounds; returns how many. */
+static inline __u32 hist_fill_bounds(volatile __u64 *dst, const double *src, unsigned n,
+				     double scale)
+{
+	__u32 i;
+
+	for (i = 0; i < n && i < HIST_MAX_BOUNDS; i++)
+		dst[i] = (__u64)llround(src[i] * scale);
+	return i;
+}
+
+/* Observations in a histogram: the sum of its HIST_SLOTS non-cumulative slots. */
+static inline __u64 hist_total(const __u64 *slots)
+{
+	__u64 n = 0;
+	int i;
+
+	for (i = 0; i < HIST_SLOTS; i++)
+		n += slots[i];
+	return n;
+}
+#endif
+
 #endif

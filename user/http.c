@@ -45,15 +45,6 @@ struct series {
 	struct http_stats st;
 };
 
-static int fill_bounds(volatile __u64 *dst, const double *src, unsigned n, double scale)
-{
-	unsigned i;
-
-	for (i = 0; i < n && i < HIST_MAX_BOUNDS; i++)
-		dst[i] = (__u64)llround(src[i] * scale);
-	return i;
-}
-
 static int start(const struct config *cfg)
 {
 	struct bpf_program *prog;
@@ -68,9 +59,9 @@ static int start(const struct config *cfg)
 		return err;
 	}
 	skel->rodata->nr_dur_bounds =
-	    fill_bounds(skel->rodata->dur_bounds, cfg->http_duration_buckets,
-			cfg->http_n_duration_buckets, 1e9);
-	skel->rodata->nr_size_bounds = fill_bounds(
+	    hist_fill_bounds(skel->rodata->dur_bounds, cfg->http_duration_buckets,
+			     cfg->http_n_duration_buckets, 1e9);
+	skel->rodata->nr_size_bounds = hist_fill_bounds(
 	    skel->rodata->size_bounds, cfg->http_size_buckets, cfg->http_n_size_buckets, 1);
 	skel->rodata->max_endpoints = cfg->http_max_endpoints;
 	skel->rodata->self_tgid = getpid();
@@ -237,16 +228,6 @@ static struct series *read_series(const struct endpoint *eps, size_t neps, size_
 	return rows;
 }
 
-static __u64 series_count(const struct http_stats *st)
-{
-	__u64 n = 0;
-	int i;
-
-	for (i = 0; i < HIST_SLOTS; i++)
-		n += st->dur[i];
-	return n;
-}
-
 /* ---- rendering ------------------------------------------------------------------ */
 
 enum hist_kind { H_DURATION, H_REQ_SIZE, H_RESP_SIZE };
@@ -376,7 +357,7 @@ static void render(struct prom *p)
 		    "service",	rows[i].ep->service,  "method", method_names[rows[i].method],
 		    "endpoint", rows[i].ep->endpoint, "status", status,
 		    NULL};
-		prom__sample_u64(p, "http_requests_total", labels, series_count(&rows[i].st));
+		prom__sample_u64(p, "http_requests_total", labels, hist_total(rows[i].st.dur));
 	}
 	prom__family(p, "http_request_duration_seconds", "histogram",
 		     "From the first byte of the request read to the last byte of the response "

@@ -112,15 +112,6 @@ struct stmt_text {
 static struct stmt_text texts[TEXTS_CAP];
 static size_t nr_texts;
 
-static int fill_bounds(volatile __u64 *dst, const double *src, unsigned n, double scale)
-{
-	unsigned i;
-
-	for (i = 0; i < n && i < HIST_MAX_BOUNDS; i++)
-		dst[i] = (__u64)llround(src[i] * scale);
-	return i;
-}
-
 /* ---- statement texts ---------------------------------------------------------------- */
 
 static struct stmt_text *text_slot(__u64 hash)
@@ -571,6 +562,8 @@ static void discover(void)
 	struct pg_server fresh = {};
 	char comm[32], title[256], scomm[32];
 	size_t n = 0, cap = 0, i;
+	int last_ppid = -1;
+	bool is_server = false;
 	struct dirent *de;
 	__u32 key;
 	DIR *d;
@@ -602,13 +595,18 @@ static void discover(void)
 	for (i = 0; i < n; i++) {
 		ppid = procs[i].ppid;
 		key = ppid;
-		/* The server is the parent that does not carry a title itself. */
-		if (has_pg_title(ppid, title, sizeof(title)) ||
-		    proc_stat(ppid, &sppid, scomm, sizeof(scomm)))
-			continue;
-		if (bpf_map_update_elem(sfd, &key, &fresh, BPF_NOEXIST) == 0)
-			attach_usdt(ppid);
-		adopt_backend(procs[i].pid, ppid, scomm, procs[i].title);
+		/* The server is the parent that does not carry a title itself.
+		 * Its processes mostly come one after another in /proc: look at
+		 * a parent once per run of them, not once per backend. */
+		if (ppid != last_ppid) {
+			last_ppid = ppid;
+			is_server = !has_pg_title(ppid, title, sizeof(title)) &&
+				    !proc_stat(ppid, &sppid, scomm, sizeof(scomm));
+			if (is_server && bpf_map_update_elem(sfd, &key, &fresh, BPF_NOEXIST) == 0)
+				attach_usdt(ppid);
+		}
+		if (is_server)
+			adopt_backend(procs[i].pid, ppid, scomm, procs[i].title);
 	}
 	free(procs);
 }
@@ -630,8 +628,8 @@ static int start(const struct config *cfg)
 		return err;
 	}
 	skel->rodata->nr_dur_bounds =
-	    fill_bounds(skel->rodata->dur_bounds, cfg->pgsql_duration_buckets,
-			cfg->pgsql_n_duration_buckets, 1e9);
+	    hist_fill_bounds(skel->rodata->dur_bounds, cfg->pgsql_duration_buckets,
+			     cfg->pgsql_n_duration_buckets, 1e9);
 	err = pgsql_bpf__load(skel);
 	if (err) {
 		log_error("pgsql: cannot load BPF programs: %s", strerror(-err));
@@ -840,16 +838,6 @@ static struct row *read_rows(int fd, bool hist, size_t *count)
 	return rows;
 }
 
-static __u64 hist_count(const struct pg_hist *h)
-{
-	__u64 n = 0;
-	int i;
-
-	for (i = 0; i < HIST_SLOTS; i++)
-		n += h->slots[i];
-	return n;
-}
-
 static void hist_merge(struct pg_hist *dst, const struct pg_hist *src)
 {
 	int i;
@@ -893,6 +881,7 @@ void pgsql__sqlstate_unpack(__u32 v, char out[6])
 	out[5] = 0;
 }
 
+/* extra_key NULL: service, db_system and database only. */
 static void render_hist(struct prom *p, const char *name, const struct labels *l,
 			const char *extra_key, const char *extra_val, const struct pg_hist *h)
 {
@@ -921,7 +910,7 @@ static void render_queries(struct prom *p, const struct row *rows, size_t n)
 					"operation", op_name(rows[i].key.code),
 					"status",    rows[i].key.code >> 8 ? "error" : "ok",
 					NULL};
-		prom__sample_u64(p, "db_queries_total", labels, hist_count(&rows[i].h));
+		prom__sample_u64(p, "db_queries_total", labels, hist_total(rows[i].h.slots));
 	}
 	prom__family(p, "db_query_duration_seconds", "histogram",
 		     "From the read that brought the statement to the write that handed its "
@@ -948,11 +937,7 @@ static void render_queries(struct prom *p, const struct row *rows, size_t n)
 		if (rows[i].key.kind != PG_K_LOCK_WAIT)
 			continue;
 		key_labels(&rows[i].key, &l);
-		const char *labels[] = {"service",  l.service,	"db_system", "postgresql",
-					"database", l.database, NULL};
-		prom__histogram(p, "db_lock_wait_duration_seconds", labels,
-				conf->pgsql_duration_buckets, rows[i].h.slots,
-				conf->pgsql_n_duration_buckets, rows[i].h.sum_ns / 1e9);
+		render_hist(p, "db_lock_wait_duration_seconds", &l, NULL, NULL, &rows[i].h);
 	}
 }
 
