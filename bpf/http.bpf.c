@@ -2,13 +2,16 @@
 /*
  * HTTP/1.x server metrics from syscall tracepoints, for every process.
  *
- * accept/accept4 (exit)   a socket the process accepted: start tracking it
- * read-like (enter/exit)  parse requests: method, endpoint, start time, size
- * write-like (enter/exit) parse responses: status, framing; on the last byte,
- *                         count the request into http_stats
- * close (enter)           finish a response that ends with the connection
+ * accept/accept4 (exit) a socket the process accepted: start tracking it
+ * read-like (exit)      parse requests: method, endpoint, start time, size
+ * write-like (exit)     parse responses: status, framing; on the last byte,
+ *                       count the request into http_stats
+ * close (enter)         finish a response that ends with the connection
  *
- * Everything is aggregated here, in exact buckets; userspace only reads maps.
+ * Reads and writes are seen at syscall exit only: the syscall's arguments are
+ * still in the registers it was entered with, so no program runs at entry and
+ * nothing is carried from entry to exit. Everything is aggregated here, in
+ * exact buckets; userspace only reads maps.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -44,24 +47,14 @@ struct {
 	__type(value, struct http_conn);
 } http_conns SEC(".maps");
 
-/* Arguments of a syscall in flight on a tracked socket, by thread. */
-enum io_kind { IO_FLAT = 0, IO_IOV, IO_NONE };
+/* Where a read or write syscall's data is. */
+enum io_kind { IO_FLAT = 0, IO_IOV, IO_NONE, IO_MSG };
 struct io_args {
 	__u64 buf; /* buffer, or iovec array */
 	__u64 iovcnt;
 	__u32 fd;
 	__u32 kind;
-	__u32 active; /* set at syscall entry, cleared at exit */
-	__u32 pad;
 };
-
-/* Task-local: no hashing on the hot path, and freed when the thread exits. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct io_args);
-} http_args SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -585,63 +578,41 @@ static __always_inline int on_accept(long ret)
 	return 0;
 }
 
-static __always_inline int enter_io(__u64 fd, __u64 buf, __u64 iovcnt, __u32 kind)
+/*
+ * The end of a read or write on any fd: look the fd up, then walk what was
+ * transferred. The arguments come from the syscall's saved registers, which
+ * the kernel leaves as the caller set them (PT_REGS_PARM*_SYSCALL picks the
+ * right ones per architecture).
+ */
+static __always_inline int exit_io(long ret, __u32 kind, int is_write)
 {
-	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
-	struct io_args *a;
-
-	if (!bpf_map_lookup_elem(&http_conns, &key))
-		return 0;
-	a = bpf_task_storage_get(&http_args, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		drop(DROP_MAP_FULL);
-		return 0;
-	}
-	a->buf = buf;
-	a->iovcnt = iovcnt;
-	a->fd = fd;
-	a->kind = kind;
-	a->active = 1;
-	return 0;
-}
-
-static __always_inline int enter_msg(__u64 fd, __u64 msg)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct http_conn_key key = {.tgid = id >> 32, .fd = fd};
-	struct user_msghdr m;
-
-	if (!bpf_map_lookup_elem(&http_conns, &key))
-		return 0;
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg)) {
-		drop(DROP_READ_FAILED);
-		return 0;
-	}
-	return enter_io(fd, (__u64)m.msg_iov, m.msg_iovlen, IO_IOV);
-}
-
-static __always_inline int exit_io(long ret, int is_write)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct http_conn_key key = {.tgid = id >> 32};
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32};
 	struct walk w = {};
-	struct io_args *ap, a;
+	struct user_msghdr m;
 	struct http_conn *c;
 	int r;
 
-	ap = bpf_task_storage_get(&http_args, bpf_get_current_task_btf(), 0, 0);
-	if (!ap || !ap->active)
-		return 0;
-	a = *ap;
-	ap->active = 0;
 	if (ret <= 0)
 		return 0;
-	key.fd = a.fd;
+	key.fd = PT_REGS_PARM1_SYSCALL(regs);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
 		return 0;
-	w.a = a;
+	w.a.fd = key.fd;
+	w.a.kind = kind;
+	if (kind == IO_MSG) {
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)PT_REGS_PARM2_SYSCALL(regs))) {
+			drop(DROP_READ_FAILED);
+			return 0;
+		}
+		w.a.kind = IO_IOV;
+		w.a.buf = (__u64)m.msg_iov;
+		w.a.iovcnt = m.msg_iovlen;
+	} else if (kind != IO_NONE) {
+		w.a.buf = PT_REGS_PARM2_SYSCALL(regs);
+		w.a.iovcnt = PT_REGS_PARM3_SYSCALL(regs); /* readv/writev only */
+	}
 	w.ck = key;
 	w.total = ret;
 	w.now = bpf_ktime_get_ns();
@@ -657,8 +628,6 @@ static __always_inline int exit_io(long ret, int is_write)
 	return 0;
 }
 
-#define ARG(n) (ctx->args[n])
-
 SEC("tracepoint/syscalls/sys_exit_accept")
 int http_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
@@ -671,119 +640,28 @@ int http_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 	return on_accept(ctx->ret);
 }
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int http_enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
-}
+#define EXIT_IO(name, syscall, kind, is_write)                                                     \
+	SEC("tracepoint/syscalls/sys_exit_" syscall)                                               \
+	int name(struct trace_event_raw_sys_exit *ctx)                                             \
+	{                                                                                          \
+		return exit_io(ctx->ret, kind, is_write);                                          \
+	}
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int http_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int http_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), ARG(1), ARG(2), IO_IOV);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int http_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_msg(ARG(0), ARG(1));
-}
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int http_exit_read(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int http_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int http_exit_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 0);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int http_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 0);
-}
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int http_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int http_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), ARG(1), 0, IO_FLAT);
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int http_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), ARG(1), ARG(2), IO_IOV);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int http_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_msg(ARG(0), ARG(1));
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int http_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ARG(0), 0, 0, IO_NONE); /* out_fd: body bytes, no headers */
-}
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int http_exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 1);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int http_exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 1);
-}
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int http_exit_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 1);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int http_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 1);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int http_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
-{
-	return exit_io(ctx->ret, 1);
-}
+EXIT_IO(http_exit_read, "read", IO_FLAT, 0)
+EXIT_IO(http_exit_recvfrom, "recvfrom", IO_FLAT, 0)
+EXIT_IO(http_exit_readv, "readv", IO_IOV, 0)
+EXIT_IO(http_exit_recvmsg, "recvmsg", IO_MSG, 0)
+EXIT_IO(http_exit_write, "write", IO_FLAT, 1)
+EXIT_IO(http_exit_sendto, "sendto", IO_FLAT, 1)
+EXIT_IO(http_exit_writev, "writev", IO_IOV, 1)
+EXIT_IO(http_exit_sendmsg, "sendmsg", IO_MSG, 1)
+EXIT_IO(http_exit_sendfile, "sendfile64", IO_NONE, 1) /* out_fd: body bytes, no headers */
 
 /* A response that ends with the connection (or whose end we missed) ends here. */
 SEC("tracepoint/syscalls/sys_enter_close")
 int http_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ARG(0)};
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns, &key);
 
 	if (!c)

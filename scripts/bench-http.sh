@@ -2,7 +2,7 @@
 # What the HTTP collector costs a busy server: nginx (1 worker pinned to CPU 0)
 # serving a 612-byte file to wrk (pinned to CPU 1, -t1 -c32), in interleaved
 # rounds of three setups: no agent; the floor (empty BPF programs on the same
-# 21 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
+# 12 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
 # Prints figures, not a verdict. Needs root.
 #
 #   scripts/bench-http.sh [SECONDS_PER_RUN [ROUNDS]]     (default 10 3)
@@ -172,7 +172,7 @@ cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 
 printf '\n%-22s %12s %10s\n' "setup" "req/s" "loss"
 printf '%-22s %12.0f %10s\n' "no agent" "$m_none" "-"
-printf '%-22s %12.0f %10s\n' "floor (21 empty progs)" "$m_floor" "$(loss "$m_floor")"
+printf '%-22s %12.0f %10s\n' "floor (12 empty progs)" "$m_floor" "$(loss "$m_floor")"
 printf '%-22s %12.0f %10s\n' "redscope" "$m_agent" "$(loss "$m_agent")"
 printf '\nredscope userspace CPU   %s of one core (utime+stime over its runs, one scrape each)\n' "$cpu_pct"
 printf 'redscope peak RSS        %.1f MB (VmHWM)\n' "$(awk -v k="$hwm_kb" 'BEGIN { print k / 1024 }')"

@@ -417,8 +417,7 @@ static __u32 conn_tgid(const void *key)
 	return ((const struct http_conn_key *)key)->tgid;
 }
 
-/* Processes that exit close their sockets without close(2): forget them.
- * (http_args is task storage: the kernel frees it with the thread.) */
+/* Processes that exit close their sockets without close(2): forget them. */
 static void tick(void)
 {
 	static unsigned ticks;

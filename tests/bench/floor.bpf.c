@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The benchmark's floor: an empty program on each of the 21 tracepoints the
+ * The benchmark's floor: an empty program on each of the 12 tracepoints the
  * HTTP collector (bpf/http.bpf.c) attaches to. What these cost is what any
  * design built on those tracepoints pays before doing any work.
  */
@@ -16,19 +16,10 @@
 
 EMPTY(floor_exit_accept, "sys_exit_accept")
 EMPTY(floor_exit_accept4, "sys_exit_accept4")
-EMPTY(floor_enter_read, "sys_enter_read")
-EMPTY(floor_enter_recvfrom, "sys_enter_recvfrom")
-EMPTY(floor_enter_readv, "sys_enter_readv")
-EMPTY(floor_enter_recvmsg, "sys_enter_recvmsg")
 EMPTY(floor_exit_read, "sys_exit_read")
 EMPTY(floor_exit_recvfrom, "sys_exit_recvfrom")
 EMPTY(floor_exit_readv, "sys_exit_readv")
 EMPTY(floor_exit_recvmsg, "sys_exit_recvmsg")
-EMPTY(floor_enter_write, "sys_enter_write")
-EMPTY(floor_enter_sendto, "sys_enter_sendto")
-EMPTY(floor_enter_writev, "sys_enter_writev")
-EMPTY(floor_enter_sendmsg, "sys_enter_sendmsg")
-EMPTY(floor_enter_sendfile, "sys_enter_sendfile64")
 EMPTY(floor_exit_write, "sys_exit_write")
 EMPTY(floor_exit_sendto, "sys_exit_sendto")
 EMPTY(floor_exit_writev, "sys_exit_writev")

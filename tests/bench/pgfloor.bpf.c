@@ -2,7 +2,7 @@
 /*
  * The PostgreSQL benchmark's floor: an empty program on each hook redscope
  * attaches when both collectors run. The PostgreSQL collector's 8 tracepoints
- * (bpf/pgsql.bpf.c) come first; then the HTTP collector's 21 (bpf/http.bpf.c),
+ * (bpf/pgsql.bpf.c) come first; then the HTTP collector's 12 (bpf/http.bpf.c),
  * which redscope runs by default. Where both collectors use a tracepoint,
  * redscope attaches two programs to it, and so does this floor.
  * pgfloor --pgsql-only loads the first 8 alone (the --no-collector.http row).
@@ -32,19 +32,10 @@ EMPTY(pgfloor_pg_exit_sendto, "syscalls/sys_exit_sendto")
 /* HTTP collector. */
 EMPTY(pgfloor_http_exit_accept, "syscalls/sys_exit_accept")
 EMPTY(pgfloor_http_exit_accept4, "syscalls/sys_exit_accept4")
-EMPTY(pgfloor_http_enter_read, "syscalls/sys_enter_read")
-EMPTY(pgfloor_http_enter_recvfrom, "syscalls/sys_enter_recvfrom")
-EMPTY(pgfloor_http_enter_readv, "syscalls/sys_enter_readv")
-EMPTY(pgfloor_http_enter_recvmsg, "syscalls/sys_enter_recvmsg")
 EMPTY(pgfloor_http_exit_read, "syscalls/sys_exit_read")
 EMPTY(pgfloor_http_exit_recvfrom, "syscalls/sys_exit_recvfrom")
 EMPTY(pgfloor_http_exit_readv, "syscalls/sys_exit_readv")
 EMPTY(pgfloor_http_exit_recvmsg, "syscalls/sys_exit_recvmsg")
-EMPTY(pgfloor_http_enter_write, "syscalls/sys_enter_write")
-EMPTY(pgfloor_http_enter_sendto, "syscalls/sys_enter_sendto")
-EMPTY(pgfloor_http_enter_writev, "syscalls/sys_enter_writev")
-EMPTY(pgfloor_http_enter_sendmsg, "syscalls/sys_enter_sendmsg")
-EMPTY(pgfloor_http_enter_sendfile, "syscalls/sys_enter_sendfile64")
 EMPTY(pgfloor_http_exit_write, "syscalls/sys_exit_write")
 EMPTY(pgfloor_http_exit_sendto, "syscalls/sys_exit_sendto")
 EMPTY(pgfloor_http_exit_writev, "syscalls/sys_exit_writev")
