@@ -94,7 +94,11 @@ struct scratch {
 	struct http_head head; /* scanner state: in a map, see http_parse.h */
 	struct http_norm norm;
 	struct http_ep_key ek;
-	char pad[HTTP_EP_PAD]; /* endpoint writes are masked to HTTP_EP_MASK */
+	char pad[HTTP_EP_PAD];	     /* endpoint writes are masked to HTTP_EP_MASK */
+	__u64 path[HTTP_PATH_WORDS]; /* the request's path key, when path_ok */
+	__u32 path_ok;
+	__u32 path_slot; /* its place in http_paths */
+	__u32 path_id;	 /* its endpoint id when http_paths knew it, else 0 */
 };
 
 struct {
@@ -103,6 +107,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } http_scratch SEC(".maps");
+
+/*
+ * Recent request paths and the endpoint id each got: a request whose path is
+ * here skips normalization and the endpoint lookup. Per CPU, so no entry is
+ * ever read while another CPU writes it; direct-mapped by a hash of service and
+ * path, and an entry is used only when both match it whole. Ids never change
+ * once given (endpoints are never removed), so an entry cannot go stale.
+ */
+#define HTTP_PATH_CACHE 256 /* entries per CPU (power of 2) */
+struct path_entry {
+	__u64 service[2];
+	__u64 path[HTTP_PATH_WORDS];
+	__u32 endpoint_id; /* 0: empty */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTP_PATH_CACHE);
+	__type(key, __u32);
+	__type(value, struct path_entry);
+} http_paths SEC(".maps");
 
 /* Never written: the initial value of new entries. */
 struct zeroes {
@@ -315,7 +341,9 @@ static __always_inline struct http_req *tail_req(struct http_conn *c)
  */
 __noinline int http_parse_request(struct scratch *s, __u32 n)
 {
-	__u32 target = 0;
+	struct path_entry *e;
+	__u64 svc[2], h;
+	__u32 target = 0, i, same;
 	int method;
 
 	if (!s)
@@ -323,13 +351,49 @@ __noinline int http_parse_request(struct scratch *s, __u32 n)
 	method = http_parse_method(s->buf, n, &target);
 	if (method < 0)
 		return -1;
-	__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
-	if (http_normalize(s->buf, target, n, s->ek.endpoint, &s->norm)) {
+
+	s->path_id = 0;
+	s->path_ok = !http_path_key(s->buf, target, n, s->path);
+	if (s->path_ok) {
+		__builtin_memcpy(svc, s->ek.service, sizeof(svc));
+		h = (svc[0] ^ (svc[1] * 0x9e3779b97f4a7c15ULL)) * 0x9e3779b97f4a7c15ULL;
+		for (i = 0; i < HTTP_PATH_WORDS; i++)
+			h = (h ^ s->path[i]) * 0x9e3779b97f4a7c15ULL;
+		s->path_slot = h >> 56; /* HTTP_PATH_CACHE entries */
+		e = bpf_map_lookup_elem(&http_paths, &s->path_slot);
+		if (e && e->endpoint_id && e->service[0] == svc[0] && e->service[1] == svc[1]) {
+			same = 1;
+			for (i = 0; i < HTTP_PATH_WORDS; i++)
+				if (e->path[i] != s->path[i])
+					same = 0;
+			if (same)
+				s->path_id = e->endpoint_id;
+		}
+	}
+	if (!s->path_id) {
 		__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
-		__builtin_memcpy(s->ek.endpoint, HTTP_OTHER, sizeof(HTTP_OTHER));
+		if (http_normalize(s->buf, target, n, s->ek.endpoint, &s->norm)) {
+			__builtin_memset(s->ek.endpoint, 0, sizeof(s->ek.endpoint));
+			__builtin_memcpy(s->ek.endpoint, HTTP_OTHER, sizeof(HTTP_OTHER));
+		}
 	}
 	http_scan_head(s->buf, 0, n, &s->head);
 	return method;
+}
+
+/* The request in s got endpoint id: remember its path (see http_paths). */
+static __always_inline void remember_path(struct scratch *s, __u32 id)
+{
+	struct path_entry *e;
+
+	if (!s->path_ok || !id)
+		return;
+	e = bpf_map_lookup_elem(&http_paths, &s->path_slot);
+	if (!e)
+		return;
+	__builtin_memcpy(e->service, s->ek.service, sizeof(e->service));
+	__builtin_memcpy(e->path, s->path, sizeof(e->path));
+	e->endpoint_id = id;
 }
 
 /* After a request's headers: what of its body is still to be read. */
@@ -352,6 +416,7 @@ static __always_inline __u64 start_request(struct http_conn *c, struct http_conn
 	struct http_req *req;
 	int method;
 
+	__builtin_memcpy(s->ek.service, c->service, sizeof(s->ek.service));
 	method = http_parse_request(s, n);
 	if (method < 0 || method >= HTTP_M__MAX) {
 		if (!c->is_http) /* not an HTTP server socket: stop watching it */
@@ -373,8 +438,12 @@ static __always_inline __u64 start_request(struct http_conn *c, struct http_conn
 	req = &c->q[(c->head + c->count) & (HTTP_PIPELINE - 1)];
 	req->start_ns = now;
 	req->method = method;
-	__builtin_memcpy(s->ek.service, c->service, sizeof(s->ek.service));
-	req->endpoint_id = endpoint_id(&s->ek);
+	if (s->path_id) {
+		req->endpoint_id = s->path_id;
+	} else {
+		req->endpoint_id = endpoint_id(&s->ek);
+		remember_path(s, req->endpoint_id);
+	}
 	c->count++;
 
 	if (!s->head.end) {
@@ -395,8 +464,18 @@ static __always_inline __u64 start_request(struct http_conn *c, struct http_conn
 struct walk {
 	struct io_args a;
 	struct http_conn_key ck;
-	__u64 total, off, now;
+	__u64 total, off;
+	__u64 now; /* 0 until walk_now() */
 };
+
+/* The syscall's time, read once and only when a request starts or a response
+ * may end in it: a clock read costs about as much as a map lookup here. */
+static __always_inline __u64 walk_now(struct walk *w)
+{
+	if (!w->now)
+		w->now = bpf_ktime_get_ns();
+	return w->now;
+}
 
 /* One request (or a continuation of one) out of a read buffer; 1 stops the walk. */
 __noinline int http_read_one(struct walk *w, struct http_conn *c)
@@ -448,7 +527,7 @@ __noinline int http_read_one(struct walk *w, struct http_conn *c)
 		frame_request(c, h);
 		return 0;
 	}
-	used = start_request(c, &w->ck, s, n, w->now);
+	used = start_request(c, &w->ck, s, n, walk_now(w));
 	if (!used) {
 		/* Bytes that start no request on an HTTP connection (an
 		 * early-answered body, junk) belong to no new request. */
@@ -541,10 +620,13 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 		}
 		c->resp_bytes += need;
 		w->off += need;
+		c->last_write_ns = walk_now(w);
 		complete_head(c);
 		return 0;
 	}
+	/* Chunked, or ending with the connection: any write may be the last. */
 	c->resp_bytes += take;
+	c->last_write_ns = walk_now(w);
 	if (c->resp_mode == RESP_CHUNKED && ends_last_chunk(&w->a, w->total, s))
 		complete_head(c);
 	return 1;
@@ -615,9 +697,6 @@ static __always_inline int exit_io(long ret, __u32 kind, int is_write)
 	}
 	w.ck = key;
 	w.total = ret;
-	w.now = bpf_ktime_get_ns();
-	if (is_write)
-		c->last_write_ns = w.now;
 	for (r = 0; r < HTTP_PER_BUFFER; r++) {
 		if (is_write ? http_write_one(&w, c) : http_read_one(&w, c))
 			return 0;
@@ -666,8 +745,12 @@ int http_enter_close(struct trace_event_raw_sys_enter *ctx)
 
 	if (!c)
 		return 0;
-	if (c->count && c->status)
+	if (c->count && c->status) {
+		/* Cut short (fewer bytes than its length said): it ends now. */
+		if (c->resp_mode == RESP_LENGTH)
+			c->last_write_ns = bpf_ktime_get_ns();
 		complete_head(c);
+	}
 	bpf_map_delete_elem(&http_conns, &key);
 	return 0;
 }

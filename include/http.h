@@ -94,7 +94,7 @@ enum http_resp_mode {
 };
 
 struct http_conn {
-	__u64 last_write_ns;
+	__u64 last_write_ns; /* latest write of the head response that may have been its last */
 	__u64 resp_bytes;
 	__u64 resp_expected;
 	__u64 req_remaining;

@@ -301,6 +301,60 @@ static __always_inline __u32 http_lowest_byte(__u64 t)
 	return i;
 }
 
+/* ---- path key ---------------------------------------------------------------- */
+
+/*
+ * A request's endpoint depends only on the bytes of its path, so the BPF side
+ * remembers which endpoint id each recent path got and skips normalizing and
+ * interning it again. The key is the path itself, compared whole: a cache hit
+ * can never give another path's endpoint.
+ */
+#define HTTP_PATH_WORDS 8 /* paths under 64 bytes get a key */
+
+/* Non-zero when a byte of w is below 0x21 (space, CR, LF, controls), '?' or
+ * '#'. The lowest flagged byte is exact (borrows only flag bytes above it). */
+static __always_inline __u64 http_path_stop(__u64 w)
+{
+	__u64 q = w ^ (HTTP_ONES * '?'), h = w ^ (HTTP_ONES * '#');
+
+	return (((w - HTTP_ONES * 0x21) & ~w) | ((q - HTTP_ONES) & ~q) | ((h - HTTP_ONES) & ~h)) &
+	       HTTP_HIGHS;
+}
+
+/*
+ * The path of the request-target at b[t] (n bytes in b), up to the '?', '#' or
+ * space that ends it, as HTTP_PATH_WORDS words with zeroes past its end.
+ * Returns -1 when the path has no such end within 63 bytes and within n, or
+ * ends in any other byte: normalization decides those.
+ */
+static __always_inline int http_path_key(const char *b, __u32 t, __u32 n, __u64 *key)
+{
+	__u64 w, stop;
+	__u32 i, p;
+	unsigned char c;
+
+	__builtin_memset(key, 0, HTTP_PATH_WORDS * sizeof(*key));
+	for (i = 0; i < HTTP_PATH_WORDS; i++) {
+		w = http_word(b, t + 8 * i);
+		stop = http_path_stop(w);
+		if (!stop) {
+			if (t + 8 * i + 8 > n)
+				return -1; /* cut: what follows is not in the window */
+			key[i] = w;
+			continue;
+		}
+		p = http_lowest_byte(stop);
+		if (t + 8 * i + p >= n)
+			return -1;
+		c = (w >> (8 * p)) & 0xff;
+		if (c != ' ' && c != '?' && c != '#')
+			return -1;
+		key[i] = p ? w & (~0ULL >> (64 - 8 * p)) : 0;
+		return 0;
+	}
+	return -1;
+}
+
 /* "content-" "length:" and "transfer" "-encodin" "g:", little-endian, lower case. */
 #define HTTP_CL0 0x2d746e65746e6f63ULL
 #define HTTP_CL1 0x3a6874676e656cULL

@@ -7,6 +7,7 @@
 NGINX_PORT=18083
 AGENT_PORT=19437
 CAP_AGENT_PORT=19438
+MANY_AGENT_PORT=19439
 BASE=http://127.0.0.1:$NGINX_PORT
 
 start_nginx $NGINX_PORT '
@@ -52,5 +53,27 @@ check_eq "total still exact" 26 "$(msum "$TMP/c" http_requests_total 'service="n
 check_eq "six series: five endpoints and _other" 6 \
 	"$(nseries "$TMP/c" http_requests_total 'service="nginx"')"
 check_eq "no events dropped" 0 "$(msum "$TMP/c" redscope_events_dropped_total)"
+stop_wrapper "$AGENT_WRAP"
 
-finish "$TMP/c"
+# ---- recent paths are remembered per CPU (256 entries each): 600 paths, more
+# than it holds, three passes over keep-alive connections in shuffled orders,
+# plus identifiers and query strings that share an entry with their endpoint.
+start_agent $MANY_AGENT_PORT --http.max-endpoints=1000
+for pass in 1 2 3; do
+	for p in $(seq 600 | shuf); do
+		printf 'url = "%s/many/p%d"\noutput = "/dev/null"\n' "$BASE" "$p"
+	done >"$TMP/urls"
+	for p in $(seq 40); do
+		printf 'url = "%s/many/id/%d?x=%d"\noutput = "/dev/null"\n' "$BASE" "$((p % 7))" "$p"
+	done >>"$TMP/urls"
+	curl -s --max-time 120 -K "$TMP/urls" || true
+done
+scrape "$TMP/k"
+kep() { msum "$TMP/k" http_requests_total 'service="nginx"' "endpoint=\"$1\""; }
+counts=$(for p in $(seq 600); do kep "/many/p$p"; done | sort | uniq -c | awk '{print $1 "x" $2}' | xargs)
+check_eq "each of 600 paths counted exactly 3 times" "600x3" "$counts"
+check_eq "identifier paths under one endpoint" 120 "$(kep /many/id/:id)"
+check_eq "601 series, nothing else" 601 "$(nseries "$TMP/k" http_requests_total 'service="nginx"')"
+check_eq "no events dropped" 0 "$(msum "$TMP/k" redscope_events_dropped_total)"
+
+finish "$TMP/k"

@@ -221,10 +221,99 @@ static void test_head(void)
 	CHECK(http_parse_status(win, n) == -1, "short");
 }
 
+/* The path key of a request line (n bytes of it in the window): 0 and the key,
+ * or -1. The window past n is filled with junk, as a reused buffer would be. */
+static int path_key(const char *req, __u32 n, __u64 *key)
+{
+	__u32 target = 0;
+
+	memset(win, 'x', sizeof(win));
+	memcpy(win, req, strlen(req));
+	if (http_parse_method(win, n, &target) < 0)
+		return -2;
+	return http_path_key(win, target, n, key);
+}
+
+static int same_key(const char *a, const char *b)
+{
+	__u64 ka[HTTP_PATH_WORDS], kb[HTTP_PATH_WORDS];
+
+	if (path_key(a, strlen(a), ka) || path_key(b, strlen(b), kb))
+		return -1;
+	return !memcmp(ka, kb, sizeof(ka));
+}
+
+static void test_path_keys(void)
+{
+	__u64 key[HTTP_PATH_WORDS], want[HTTP_PATH_WORDS];
+	const char *reqs[] = {
+	    "GET / HTTP/1.1\r\n",
+	    "GET /index.html HTTP/1.1\r\n",
+	    "GET /a?x=1 HTTP/1.1\r\n",
+	    "GET /a HTTP/1.1\r\n",
+	    "GET /users/42 HTTP/1.1\r\n",
+	    "GET /users/43 HTTP/1.1\r\n",
+	    "GET /abcdefg HTTP/1.1\r\n",
+	    "GET /abcdefgh HTTP/1.1\r\n",
+	    "GET /caf\xc3\xa9 HTTP/1.1\r\n",
+	    "GET *x HTTP/1.1\r\n",
+	    "GET /a#f HTTP/1.1\r\n",
+	    "GET /A HTTP/1.1\r\n",
+	};
+	char long_path[128];
+	unsigned i, j;
+
+	CHECK(path_key("GET /index.html HTTP/1.1\r\n", 26, key) == 0, "a plain path has a key");
+	memset(want, 0, sizeof(want));
+	memcpy(want, "/index.html", 11);
+	CHECK(!memcmp(key, want, sizeof(want)), "the key is the path, zero past its end");
+	CHECK(same_key("GET /a?x=1 HTTP/1.1\r\n", "GET /a?y=2 HTTP/1.1\r\n") == 1,
+	      "the query string is not part of the key");
+	CHECK(same_key("GET /a#top HTTP/1.1\r\n", "GET /a HTTP/1.1\r\n") == 1, "nor the fragment");
+	CHECK(same_key("GET /a HTTP/1.1\r\n", "POST /a HTTP/1.1\r\n") == 1, "nor the method");
+	CHECK(same_key("GET /a HTTP/1.1\r\n", "GET /b HTTP/1.1\r\n") == 0,
+	      "paths differ, keys differ");
+	CHECK(same_key("GET /abcdefgh HTTP/1.1\r\n", "GET /abcdefg HTTP/1.1\r\n") == 0,
+	      "a path one word long differs from one a byte shorter");
+
+	/* 63 bytes have a key; 64 bytes are left to normalization. */
+	memset(long_path, 0, sizeof(long_path));
+	memcpy(long_path, "GET /", 5);
+	memset(long_path + 5, 'p', 62);
+	strcat(long_path, " HTTP/1.1\r\n");
+	CHECK(path_key(long_path, strlen(long_path), key) == 0, "a 63-byte path has a key");
+	memset(long_path + 5, 'p', 63);
+	strcpy(long_path + 68, " HTTP/1.1\r\n");
+	CHECK(path_key(long_path, strlen(long_path), key) == -1, "a 64-byte path has none");
+
+	CHECK(path_key("GET /index.html HTTP/1.1\r\n", 12, key) == -1,
+	      "a path cut by the end of the data has none (what follows is stale)");
+	CHECK(path_key("GET /abcdefgh HTTP/1.1\r\n", 13, key) == -1,
+	      "nor one cut exactly at a word's end");
+	CHECK(path_key("GET /a\r\n", 8, key) == -1, "a path ended by CR is left to normalization");
+	CHECK(path_key("GET /a\tb HTTP/1.1\r\n", 19, key) == -1, "so is one with a control byte");
+
+	/* Equal keys must mean equal endpoints: that is what makes the cache exact. */
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		for (j = 0; j < sizeof(reqs) / sizeof(reqs[0]); j++) {
+			char ei[HTTP_EP_LEN + 1];
+
+			if (same_key(reqs[i], reqs[j]) != 1)
+				continue;
+			strcpy(ei, endpoint(reqs[i]));
+			CHECK(!strcmp(ei, endpoint(reqs[j])), "same key, same endpoint: %s / %s",
+			      reqs[i], reqs[j]);
+		}
+	}
+	CHECK(same_key("GET /users/42 HTTP/1.1\r\n", "GET /users/43 HTTP/1.1\r\n") == 0,
+	      "ids are told apart by the key (normalization folds them afterwards)");
+}
+
 int main(void)
 {
 	test_methods();
 	test_endpoints();
 	test_head();
+	test_path_keys();
 	FINISH();
 }
