@@ -57,19 +57,12 @@ struct {
 	__type(value, struct pg_conn);
 } pg_conns SEC(".maps");
 
-/* The buffer of a recvfrom/sendto in flight on a tracked socket, by thread. */
+/* The buffer of a secure_read/secure_write in flight, by thread. */
 struct pg_args {
 	__u64 buf;
 	__u32 fd;
 	__u32 active;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct pg_args);
-} pg_args SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -115,8 +108,7 @@ struct {
 	__uint(max_entries, 1 << 20);
 } pg_events SEC(".maps");
 
-/* Same as pg_args, for secure_read/secure_write on TLS backends: they call
- * recv/send themselves, so the two must not share a slot. */
+/* secure_read/secure_write on TLS backends: their uretprobes see no arguments. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -847,26 +839,6 @@ int pgsql_exit(void *ctx)
 	return 0;
 }
 
-static __always_inline int enter_io(__u64 fd, __u64 buf)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct pg_conn *c = bpf_map_lookup_elem(&pg_conns, &tgid);
-	struct pg_args *a;
-
-	if (!c || c->fd != fd || c->tls)
-		return 0;
-	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!a) {
-		drop(DROP_MAP_FULL);
-		return 0;
-	}
-	a->buf = buf;
-	a->fd = fd;
-	a->active = 1;
-	return 0;
-}
-
 /* Asks userspace to read this TLS backend's plaintext through uprobes. */
 static __always_inline void want_tls(__u32 tgid)
 {
@@ -884,8 +856,8 @@ static __always_inline void want_tls(__u32 tgid)
 }
 
 /* ret bytes of the connection's stream (dir) at user address buf: from the
- * recvfrom/sendto syscalls, or for TLS from secure_read/secure_write. */
-static __always_inline int on_data(long ret, __u64 buf, __u32 dir, __u32 tls)
+ * recvfrom/sendto syscalls on fd, or for TLS (fd -1) from secure_read/secure_write. */
+static __always_inline int on_data(long ret, __s64 fd, __u64 buf, __u32 dir, __u32 tls)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pg_conn *c;
@@ -896,7 +868,7 @@ static __always_inline int on_data(long ret, __u64 buf, __u32 dir, __u32 tls)
 		return 0;
 	c = bpf_map_lookup_elem(&pg_conns, &tgid);
 	s = scratch();
-	if (!c || !s || c->tls != tls)
+	if (!c || !s || c->tls != tls || (fd >= 0 && c->fd != fd))
 		return 0;
 
 	switch (c->state) {
@@ -939,33 +911,20 @@ static __always_inline int on_data(long ret, __u64 buf, __u32 dir, __u32 tls)
 	return 0;
 }
 
+/* recvfrom/sendto, seen at syscall exit only: the fd and the buffer are still
+ * in the registers the syscall was entered with. */
 static __always_inline int exit_io(long ret, __u32 dir)
 {
-	struct pg_args *a;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	a = bpf_task_storage_get(&pg_args, bpf_get_current_task_btf(), 0, 0);
-	if (!a || !a->active)
-		return 0;
-	a->active = 0;
-	return on_data(ret, a->buf, dir, 0);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int pgsql_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ctx->args[0], ctx->args[1]);
+	return on_data(ret, (__u32)PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs), dir,
+		       0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int pgsql_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
 	return exit_io(ctx->ret, DIR_IN);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int pgsql_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return enter_io(ctx->args[0], ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
@@ -999,7 +958,7 @@ static __always_inline int tls_exit(long ret, __u32 dir)
 	if (!a || !a->active)
 		return 0;
 	a->active = 0;
-	return on_data(ret, a->buf, dir, 1);
+	return on_data(ret, -1, a->buf, dir, 1);
 }
 
 /* ssize_t secure_read(Port *port, void *ptr, size_t len) */

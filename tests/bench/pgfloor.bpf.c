@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The PostgreSQL benchmark's floor: an empty program on each hook redscope
- * attaches when both collectors run. The PostgreSQL collector's 8 tracepoints
+ * attaches when both collectors run. The PostgreSQL collector's 6 tracepoints
  * (bpf/pgsql.bpf.c) come first; then the HTTP collector's 12 (bpf/http.bpf.c),
  * which redscope runs by default. Where both collectors use a tracepoint,
  * redscope attaches two programs to it, and so does this floor.
- * pgfloor --pgsql-only loads the first 8 alone (the --no-collector.http row).
+ * pgfloor --pgsql-only loads the first 6 alone (the --no-collector.http row).
  * The lock-wait USDT probes and the TLS uprobes are not here: they fire on
  * lock waits and TLS sessions only, and the benchmark has neither.
  */
@@ -24,9 +24,7 @@ EMPTY(pgfloor_pg_exit_accept, "syscalls/sys_exit_accept")
 EMPTY(pgfloor_pg_exit_accept4, "syscalls/sys_exit_accept4")
 EMPTY(pgfloor_pg_fork, "sched/sched_process_fork")
 EMPTY(pgfloor_pg_exit, "sched/sched_process_exit")
-EMPTY(pgfloor_pg_enter_recvfrom, "syscalls/sys_enter_recvfrom")
 EMPTY(pgfloor_pg_exit_recvfrom, "syscalls/sys_exit_recvfrom")
-EMPTY(pgfloor_pg_enter_sendto, "syscalls/sys_enter_sendto")
 EMPTY(pgfloor_pg_exit_sendto, "syscalls/sys_exit_sendto")
 
 /* HTTP collector. */
