@@ -5,9 +5,14 @@
 # 12 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
 # Prints figures, not a verdict. Needs root.
 #
+# Throughput here drifts by tens of percent over tens of seconds, whatever
+# runs, so besides the medians of each setup it prints the median of each
+# round's own losses (each setup against the no-agent run just before it).
+#
 #   scripts/bench-http.sh [SECONDS_PER_RUN [ROUNDS]]     (default 10 3)
-#   BENCH_PROFILE=1 scripts/bench-http.sh   adds one round with bpf_stats on and
-#                                           prints each program's run time
+#   BENCH_PROFILE=1 scripts/bench-http.sh   adds one run of the floor and one of
+#                                           redscope with bpf_stats on, and prints
+#                                           BPF time per request and per program
 set -euo pipefail
 
 DURATION=${1:-10}
@@ -123,6 +128,7 @@ start_agent() {
 start_floor() {
 	bounded "$ROOT/build/bench/floor" >"$TMP/floor.out"
 	FLOOR_WRAP=$BG_WRAP
+	FLOOR_PID=$BG_PID
 	for i in $(seq 300); do
 		grep -q attached "$TMP/floor.out" && return 0
 		sleep 0.1
@@ -133,7 +139,7 @@ start_floor() {
 
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-none=() floor=() agent=()
+none=() floor=() agent=() floor_loss=() agent_loss=()
 cpu_ticks_sum=0 cpu_ns_sum=0 hwm_kb=0 drops=0 counted=0 wrk_total=0
 hz=$(getconf CLK_TCK)
 
@@ -161,19 +167,26 @@ for r in $(seq "$ROUNDS"); do
 	wrk_total=$((wrk_total + $(cat "$TMP/wrk.total")))
 	stop_wrapper "$AGENT_WRAP"
 	echo "bench: round $r: none ${none[-1]}, floor ${floor[-1]}, redscope ${agent[-1]} req/s" >&2
+	floor_loss+=("$(awk -v a="${floor[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
+	agent_loss+=("$(awk -v a="${agent[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
 done
 
 m_none=$(printf '%s\n' "${none[@]}" | median)
 m_floor=$(printf '%s\n' "${floor[@]}" | median)
 m_agent=$(printf '%s\n' "${agent[@]}" | median)
 loss() { awk -v a="$1" -v b="$m_none" 'BEGIN { printf "%.1f %%", (b - a) / b * 100 }'; }
+m_floor_loss=$(printf '%s\n' "${floor_loss[@]}" | median)
+m_agent_loss=$(printf '%s\n' "${agent_loss[@]}" | median)
 cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 	'BEGIN { printf "%.2f %%", t / hz / (ns / 1e9) * 100 }')
 
-printf '\n%-22s %12s %10s\n' "setup" "req/s" "loss"
-printf '%-22s %12.0f %10s\n' "no agent" "$m_none" "-"
-printf '%-22s %12.0f %10s\n' "floor (12 empty progs)" "$m_floor" "$(loss "$m_floor")"
-printf '%-22s %12.0f %10s\n' "redscope" "$m_agent" "$(loss "$m_agent")"
+printf '\n%-22s %12s %10s %12s\n' "setup" "req/s" "loss" "round loss"
+printf '%-22s %12.0f %10s %12s\n' "no agent" "$m_none" "-" "-"
+printf '%-22s %12.0f %10s %10.1f %%\n' "floor (12 empty progs)" "$m_floor" "$(loss "$m_floor")" "$m_floor_loss"
+printf '%-22s %12.0f %10s %10.1f %%\n' "redscope" "$m_agent" "$(loss "$m_agent")" "$m_agent_loss"
+printf '(loss: of the medians; round loss: median over rounds of each round'"'"'s own loss)\n'
+printf 'round losses (%%)        floor: %s; redscope: %s\n' \
+	"$(printf '%.1f ' "${floor_loss[@]}")" "$(printf '%.1f ' "${agent_loss[@]}")"
 printf '\nredscope userspace CPU   %s of one core (utime+stime over its runs, one scrape each)\n' "$cpu_pct"
 printf 'redscope peak RSS        %.1f MB (VmHWM)\n' "$(awk -v k="$hwm_kb" 'BEGIN { print k / 1024 }')"
 printf 'events dropped           %d (redscope_events_dropped_total, all rounds)\n' "$drops"
@@ -184,19 +197,32 @@ printf 'rounds (req/s)           none: %s; floor: %s; redscope: %s\n' \
 
 [ "${BENCH_PROFILE:-0}" = 1 ] || exit 0
 
-# One more redscope run with bpf_stats on (it adds two clock reads per program
-# run, so it is not one of the measured rounds): time per program.
-start_agent
+# One more run of the floor and of redscope with bpf_stats on (it adds two
+# clock reads per program run, so these are not measured rounds): BPF time per
+# request, in all and per program.
+# profile PID LABEL: bpf_stats of the programs PID holds over one wrk run.
+profile() {
+	local pid=$1 label=$2 id
+	run_wrk "$DURATION" >/dev/null
+	for id in $(awk '$1 == "prog_id:" {print $2}' /proc/"$pid"/fdinfo/* 2>/dev/null | sort -un); do
+		bpftool prog show id "$id" 2>/dev/null | awk '
+			NR == 1 { for (i = 1; i <= NF; i++) {
+				if ($i == "name") name = $(i + 1)
+				if ($i == "run_time_ns") t = $(i + 1)
+				if ($i == "run_cnt") c = $(i + 1) } }
+			END { if (c > 0) printf "%-24s %12d %10.0f %14.1f\n", name, c, t / c, t / 1e6 }'
+	done | sort -k4 -rn >"$TMP/profile"
+	printf '\n%s: %.2f µs of BPF time per request\n' "$label" \
+		"$(awk -v n="$(cat "$TMP/wrk.total")" '{ t += $4 } END { print t * 1000 / n }' "$TMP/profile")"
+	printf '%-24s %12s %10s %14s\n' "program" "runs" "ns/run" "ms total"
+	cat "$TMP/profile"
+}
+
 STATS_PREV=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q -w kernel.bpf_stats_enabled=1
-run_wrk "$DURATION" >/dev/null
-printf '\n%-24s %12s %10s %14s\n' "program" "runs" "ns/run" "ms total"
-for id in $(awk '$1 == "prog_id:" {print $2}' /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | sort -un); do
-	bpftool prog show id "$id" 2>/dev/null | awk '
-		NR == 1 { for (i = 1; i <= NF; i++) {
-			if ($i == "name") name = $(i + 1)
-			if ($i == "run_time_ns") t = $(i + 1)
-			if ($i == "run_cnt") c = $(i + 1) } }
-		END { if (c > 0) printf "%-24s %12d %10.0f %14.1f\n", name, c, t / c, t / 1e6 }'
-done | sort -k4 -rn
+start_floor
+profile "$FLOOR_PID" "floor"
+stop_wrapper "$FLOOR_WRAP"
+start_agent
+profile "$AGENT_PID" "redscope"
 stop_wrapper "$AGENT_WRAP"
