@@ -318,6 +318,10 @@ static __always_inline void complete_head(struct http_conn *c)
 		record(req, c->status, c->last_write_ns, c->resp_bytes);
 	c->head = (c->head + 1) & (HTTP_PIPELINE - 1);
 	c->count--;
+	/* Back to slot 0 when empty: a connection that does not pipeline then
+	 * only ever uses the slot in the cache line next to its state. */
+	if (!c->count)
+		c->head = 0;
 	c->status = 0;
 	c->resp_mode = RESP_NONE;
 	c->resp_bytes = 0;
