@@ -672,15 +672,17 @@ static __always_inline int on_accept(long ret)
  */
 static __always_inline int exit_io(long ret, __u32 kind, int is_write)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32};
+	struct http_conn_key key;
 	struct walk w = {};
 	struct user_msghdr m;
+	struct pt_regs *regs;
 	struct http_conn *c;
 	int r;
 
-	if (ret <= 0)
+	if (ret <= 0) /* errors and EAGAIN: nothing was transferred */
 		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.fd = PT_REGS_PARM1_SYSCALL(regs);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
