@@ -4,7 +4,7 @@
 # five setups:
 #   no agent;
 #   floor: empty programs on every hook redscope attaches with both collectors
-#     on (tests/bench/pgfloor.bpf.c, 29 programs);
+#     on (tests/bench/pgfloor.bpf.c, 18 programs);
 #   redscope (defaults: HTTP and PostgreSQL collectors);
 #   floor --pgsql-only (the PostgreSQL collector's 8 hooks);
 #   redscope --no-collector.http.
@@ -179,9 +179,9 @@ row() {
 }
 printf '\n%-40s %10s %8s\n' "setup (median of $ROUNDS)" "tps" "loss"
 row "no agent" none
-row "floor (29 empty progs, both collectors)" floor
+row "floor (18 empty progs, both collectors)" floor
 row "redscope (both collectors)" redscope
-row "floor --pgsql-only (8 empty progs)" floor_pg
+row "floor --pgsql-only (6 empty progs)" floor_pg
 row "redscope --no-collector.http" redscope_pg
 printf '\nrounds (tps): none %s; floor %s; redscope %s; floor_pg %s; redscope_pg %s\n' \
 	"${none[*]}" "${floor[*]}" "${redscope[*]}" "${floor_pg[*]}" "${redscope_pg[*]}"
