@@ -6,7 +6,7 @@
 #   floor: empty programs on every hook redscope attaches with both collectors
 #     on (tests/bench/pgfloor.bpf.c, 18 programs);
 #   redscope (defaults: HTTP and PostgreSQL collectors);
-#   floor --pgsql-only (the PostgreSQL collector's 8 hooks);
+#   floor --pgsql-only (the PostgreSQL collector's 6 hooks);
 #   redscope --no-collector.http.
 # Then one more redscope run with kernel.bpf_stats_enabled=1 (restored after)
 # for the run time of each pgsql_* program; it is not one of the measured
