@@ -2,8 +2,9 @@
 # Request counts against a real nginx: per status (200, 404, 500), per method
 # (GET, POST, HEAD, an unknown one as _OTHER), from curl (a connection per
 # request, and keep-alive) and wrk (keep-alive, 4 connections), compared
-# exactly with what the clients and nginx's access log report. Also: no drops,
-# and `promtool check metrics` is clean on the resulting scrape.
+# exactly with what the clients and nginx's access log report; the same over a
+# unix socket. Also: no drops, and `promtool check metrics` is clean on the
+# resulting scrape.
 . "$(dirname "$0")/lib.sh"
 
 NGINX_PORT=18080
@@ -12,7 +13,10 @@ BASE=http://127.0.0.1:$NGINX_PORT
 N=7
 
 start_agent $AGENT_PORT
-start_nginx $NGINX_PORT '
+UNIX_SOCK=$TMP/nginx-http.sock
+start_nginx $NGINX_PORT "
+	listen unix:$UNIX_SOCK;"'
+	location = /u/ok { return 200 "unix\n"; }
 	location = /c/ok { return 200 "ok\n"; }
 	location = /c/fail { return 500 "fail\n"; }
 	location = /c/any { return 200 "any\n"; }
@@ -31,6 +35,14 @@ curl_n $N -I "$BASE/c/any"
 curl_n $N -X BREW "$BASE/c/any"
 # curl, keep-alive: N requests on one connection
 curl_keepalive $N "$BASE/c/static/file.txt"
+
+# over the unix socket: a connection per request, then N on one connection
+for i in $(seq $N); do
+	curl -s -o /dev/null --max-time 10 --unix-socket "$UNIX_SOCK" http://localhost/u/ok || true
+done
+urls=()
+for i in $(seq $N); do urls+=(-o /dev/null http://localhost/u/ok); done
+curl -s --max-time 10 --unix-socket "$UNIX_SOCK" "${urls[@]}" || true
 
 # wrk: its total may leave out requests in flight when it stopped; nginx's
 # log has those that were answered in full, which is what the agent counts.
@@ -53,6 +65,9 @@ check_eq "no series for /c/any beyond POST, HEAD, _OTHER" 3 \
 check_eq "keep-alive curl, sendfile body" $N \
 	"$(req 'method="GET"' 'endpoint="/c/static/file.txt"' 'status="200"')"
 check_eq "nginx logged each curl request once" $N "$(nginx_log_count GET /c/ok 200)"
+check_eq "over a unix socket, per connection and keep-alive" $((2 * N)) \
+	"$(req 'method="GET"' 'endpoint="/u/ok"' 'status="200"')"
+check_eq "nginx logged as many unix-socket requests" $((2 * N)) "$(nginx_log_count GET /u/ok 200)"
 
 got=$(req 'endpoint="/w/index.html"' 'status="200"')
 check_eq "wrk requests equal nginx's log" "$wrk_logged" "$got"
