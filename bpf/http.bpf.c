@@ -52,8 +52,8 @@ enum io_kind { IO_FLAT = 0, IO_IOV, IO_NONE, IO_MSG };
 struct io_args {
 	__u64 buf; /* buffer, or iovec array */
 	__u64 iovcnt;
-	__u32 fd;
 	__u32 kind;
+	__u32 pad;
 };
 
 struct {
@@ -687,7 +687,6 @@ static __always_inline int exit_io(long ret, __u32 kind, int is_write)
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
 		return 0;
-	w.a.fd = key.fd;
 	w.a.kind = kind;
 	if (kind == IO_MSG) {
 		if (bpf_probe_read_user(&m, sizeof(m), (void *)PT_REGS_PARM2_SYSCALL(regs))) {
