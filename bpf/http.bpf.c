@@ -40,10 +40,12 @@ const volatile __u32 max_endpoints = 100;
 /* redscope's own web server: its scrapes are not the services' traffic. */
 const volatile __u32 self_tgid = 0;
 
+/* One per watched socket, kept by the kernel with the socket itself: found in
+ * a few loads from the socket the event hands us, and gone when it is. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct http_conn_key);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct http_conn);
 } http_conns SEC(".maps");
 
@@ -414,8 +416,8 @@ static __always_inline void frame_request(struct http_conn *c, const struct http
 }
 
 /* A new request may start at the window in s. Returns bytes consumed, or 0 to stop. */
-static __always_inline __u64 start_request(struct http_conn *c, struct http_conn_key *ck,
-					   struct scratch *s, __u32 n, __u64 now)
+static __always_inline __u64 start_request(struct http_conn *c, struct scratch *s, __u32 n,
+					   __u64 now)
 {
 	struct http_req *req;
 	int method;
@@ -424,7 +426,7 @@ static __always_inline __u64 start_request(struct http_conn *c, struct http_conn
 	method = http_parse_request(s, n);
 	if (method < 0 || method >= HTTP_M__MAX) {
 		if (!c->is_http) /* not an HTTP server socket: stop watching it */
-			bpf_map_delete_elem(&http_conns, ck);
+			c->ignore = 1;
 		return 0;
 	}
 	c->is_http = 1;
@@ -467,7 +469,6 @@ static __always_inline __u64 start_request(struct http_conn *c, struct http_conn
  */
 struct walk {
 	struct io_args a;
-	struct http_conn_key ck;
 	__u64 total, off;
 	__u64 now; /* 0 until walk_now() */
 };
@@ -531,7 +532,7 @@ __noinline int http_read_one(struct walk *w, struct http_conn *c)
 		frame_request(c, h);
 		return 0;
 	}
-	used = start_request(c, &w->ck, s, n, walk_now(w));
+	used = start_request(c, s, n, walk_now(w));
 	if (!used) {
 		/* Bytes that start no request on an HTTP connection (an
 		 * early-answered body, junk) belong to no new request. */
@@ -638,69 +639,110 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 
 /* ---- tracepoints ------------------------------------------------------------- */
 
-static __always_inline int on_accept(long ret)
-{
-	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ret};
-	struct task_struct___rs *task;
-	struct http_conn *c;
-	struct zeroes *z;
+#define AF_UNIX	     1
+#define SOCK_STREAM  1
+#define MSG_PEEK     2
+#define PF_IO_WORKER 0x00000010
+#define PF_KTHREAD   0x00200000
 
-	if (ret < 0 || key.tgid == self_tgid)
+/* Only the fields we read (see task_struct___rs). */
+struct task_struct___io {
+	unsigned int flags;
+} __attribute__((preserve_access_index));
+
+/*
+ * Where the bytes of this socket I/O are in user memory: the syscall that
+ * carries it, its arguments read back from the registers it was entered with
+ * (x86_64 syscall numbers). sendfile, splice, io_uring and kernel threads move
+ * bytes we cannot see: IO_NONE. Returns -1 when the msghdr cannot be read.
+ */
+static __always_inline int io_args_of(struct io_args *a)
+{
+	struct task_struct___io *task = (struct task_struct___io *)bpf_get_current_task();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct user_msghdr m;
+
+	a->kind = IO_NONE;
+	if (BPF_CORE_READ(task, flags) & (PF_KTHREAD | PF_IO_WORKER))
 		return 0;
-	z = zeroes();
-	if (!z)
-		return 0;
-	/* BPF_ANY: a reused fd starts from a clean state, never a stale request. */
-	if (bpf_map_update_elem(&http_conns, &key, &z->conn, BPF_ANY)) {
-		drop(DROP_CONN_FULL);
-		return 0;
+	switch (regs->orig_ax) {
+	case 0:	 /* read */
+	case 1:	 /* write */
+	case 44: /* sendto */
+	case 45: /* recvfrom */
+		a->kind = IO_FLAT;
+		a->buf = PT_REGS_PARM2_SYSCALL(regs);
+		break;
+	case 19: /* readv */
+	case 20: /* writev */
+		a->kind = IO_IOV;
+		a->buf = PT_REGS_PARM2_SYSCALL(regs);
+		a->iovcnt = PT_REGS_PARM3_SYSCALL(regs);
+		break;
+	case 46: /* sendmsg */
+	case 47: /* recvmsg */
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)PT_REGS_PARM2_SYSCALL(regs))) {
+			drop(DROP_READ_FAILED);
+			return -1;
+		}
+		a->kind = IO_IOV;
+		a->buf = (__u64)m.msg_iov;
+		a->iovcnt = m.msg_iovlen;
+		break;
 	}
-	c = bpf_map_lookup_elem(&http_conns, &key);
-	if (!c)
-		return 0;
-	/* The process's name, not the thread's: worker threads rename themselves. */
-	task = (struct task_struct___rs *)bpf_get_current_task();
-	BPF_CORE_READ_STR_INTO(&c->service, task, group_leader, comm);
 	return 0;
 }
 
-/*
- * The end of a read or write on any fd: look the fd up, then walk what was
- * transferred. The arguments come from the syscall's saved registers, which
- * the kernel leaves as the caller set them (PT_REGS_PARM*_SYSCALL picks the
- * right ones per architecture).
- */
-static __always_inline int exit_io(long ret, __u32 kind, int is_write)
+/* The server's end of a unix stream connection: it carries the listener's
+ * address (the client's end has none). TCP servers are found at handshake. */
+static __always_inline int unix_server(struct sock *sk)
 {
-	struct http_conn_key key;
-	struct walk w = {};
-	struct user_msghdr m;
-	struct pt_regs *regs;
+	struct unix_sock *u;
+
+	if (sk->__sk_common.skc_family != AF_UNIX || sk->sk_type != SOCK_STREAM)
+		return 0;
+	u = bpf_skc_to_unix_sock(sk);
+	return u && u->addr;
+}
+
+/* ret bytes read from (or written to) a socket, by whatever syscall. */
+static __always_inline int on_io(struct sock *sk, int ret, int flags, int is_write)
+{
+	struct task_struct___rs *task;
 	struct http_conn *c;
+	struct walk w = {};
 	int r;
 
-	if (ret <= 0) /* errors and EAGAIN: nothing was transferred */
+	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	key.fd = PT_REGS_PARM1_SYSCALL(regs);
-	c = bpf_map_lookup_elem(&http_conns, &key);
-	if (!c)
-		return 0;
-	w.a.kind = kind;
-	if (kind == IO_MSG) {
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)PT_REGS_PARM2_SYSCALL(regs))) {
-			drop(DROP_READ_FAILED);
+	c = bpf_sk_storage_get(&http_conns, sk, 0, 0);
+	if (!c) {
+		if (is_write || !unix_server(sk))
+			return 0;
+		c = bpf_sk_storage_get(&http_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!c) {
+			drop(DROP_CONN_FULL);
 			return 0;
 		}
-		w.a.kind = IO_IOV;
-		w.a.buf = (__u64)m.msg_iov;
-		w.a.iovcnt = m.msg_iovlen;
-	} else if (kind != IO_NONE) {
-		w.a.buf = PT_REGS_PARM2_SYSCALL(regs);
-		w.a.iovcnt = PT_REGS_PARM3_SYSCALL(regs); /* readv/writev only */
 	}
-	w.ck = key;
+	if (c->ignore)
+		return 0;
+	if (!c->service[0]) { /* the first bytes: which process serves this socket */
+		if (bpf_get_current_pid_tgid() >> 32 == self_tgid) {
+			c->ignore = 1;
+			return 0;
+		}
+		/* The process's name, not the thread's: worker threads rename themselves. */
+		task = (struct task_struct___rs *)bpf_get_current_task();
+		BPF_CORE_READ_STR_INTO(&c->service, task, group_leader, comm);
+	}
+	if (io_args_of(&w.a))
+		return 0;
+	if (!is_write && w.a.kind == IO_NONE &&
+	    (c->req_state == REQ_IDLE || c->req_state == REQ_HEADERS)) {
+		drop(DROP_READ_FAILED); /* request bytes we cannot read */
+		return 0;
+	}
 	w.total = ret;
 	for (r = 0; r < HTTP_PER_BUFFER; r++) {
 		if (is_write ? http_write_one(&w, c) : http_read_one(&w, c))
@@ -712,43 +754,38 @@ static __always_inline int exit_io(long ret, __u32 kind, int is_write)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int http_exit_accept(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(http_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return on_accept(ctx->ret);
+	return on_io(sk, ret, flags, 0);
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int http_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(http_sock_send, struct sock *sk, int ret, int flags)
 {
-	return on_accept(ctx->ret);
+	return on_io(sk, ret, flags, 1);
 }
 
-#define EXIT_IO(name, syscall, kind, is_write)                                                     \
-	SEC("tracepoint/syscalls/sys_exit_" syscall)                                               \
-	int name(struct trace_event_raw_sys_exit *ctx)                                             \
-	{                                                                                          \
-		return exit_io(ctx->ret, kind, is_write);                                          \
+/*
+ * TCP state changes: a connection a server accepted starts being watched when
+ * its handshake completes; when the server closes it (or shuts down writing,
+ * or it is reset), a response that ends with the connection ends.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const int newstate)
+{
+	struct sock *sk = (struct sock *)csk;
+	struct http_conn *c;
+
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		if (!bpf_sk_storage_get(&http_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE))
+			drop(DROP_CONN_FULL);
+		return 0;
 	}
-
-EXIT_IO(http_exit_read, "read", IO_FLAT, 0)
-EXIT_IO(http_exit_recvfrom, "recvfrom", IO_FLAT, 0)
-EXIT_IO(http_exit_readv, "readv", IO_IOV, 0)
-EXIT_IO(http_exit_recvmsg, "recvmsg", IO_MSG, 0)
-EXIT_IO(http_exit_write, "write", IO_FLAT, 1)
-EXIT_IO(http_exit_sendto, "sendto", IO_FLAT, 1)
-EXIT_IO(http_exit_writev, "writev", IO_IOV, 1)
-EXIT_IO(http_exit_sendmsg, "sendmsg", IO_MSG, 1)
-EXIT_IO(http_exit_sendfile, "sendfile64", IO_NONE, 1) /* out_fd: body bytes, no headers */
-
-/* A response that ends with the connection (or whose end we missed) ends here. */
-SEC("tracepoint/syscalls/sys_enter_close")
-int http_enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
-	struct http_conn *c = bpf_map_lookup_elem(&http_conns, &key);
-
-	if (!c)
+	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
+		return 0;
+	c = bpf_sk_storage_get(&http_conns, sk, 0, 0);
+	if (!c || c->ignore)
 		return 0;
 	if (c->count && c->status) {
 		/* Cut short (fewer bytes than its length said): it ends now. */
@@ -756,7 +793,23 @@ int http_enter_close(struct trace_event_raw_sys_enter *ctx)
 			c->last_write_ns = bpf_ktime_get_ns();
 		complete_head(c);
 	}
-	bpf_map_delete_elem(&http_conns, &key);
+	if (newstate == TCP_CLOSE)
+		c->count = 0; /* requests never answered: nothing to count */
+	return 0;
+}
+
+/* One record per watched socket, for the in-progress gauge (user/http.c). */
+SEC("iter/bpf_sk_storage_map")
+int http_iter_conns(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct http_conn *c = ctx->value;
+	struct http_inflight rec = {};
+
+	if (!c || !ctx->sk)
+		return 0;
+	__builtin_memcpy(rec.service, c->service, sizeof(rec.service));
+	rec.count = c->ignore ? 0 : c->count;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
 

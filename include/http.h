@@ -64,10 +64,11 @@ struct http_stats {
 	__u64 resp_bytes[HIST_SLOTS];
 };
 
-/* http_conns: one accepted socket, keyed by (tgid, fd). */
-struct http_conn_key {
-	__u32 tgid;
-	__u32 fd;
+/* What the http_conns iterator writes per watched socket. */
+struct http_inflight {
+	char service[HTTP_SERVICE_LEN];
+	__u32 count; /* requests read and not yet answered */
+	__u32 pad;
 };
 
 /* A request read but not yet answered. */
@@ -105,7 +106,7 @@ struct http_conn {
 	__u8 head;  /* index of the oldest queued request */
 	__u8 count; /* queued requests */
 	__u8 is_http;
-	__u8 pad;
+	__u8 ignore; /* not an HTTP server socket, or redscope's own */
 	struct http_req q[HTTP_PIPELINE];
 };
 

@@ -2,7 +2,7 @@
 # What the HTTP collector costs a busy server: nginx (1 worker pinned to CPU 0)
 # serving a 612-byte file to wrk (pinned to CPU 1, -t1 -c32), in interleaved
 # rounds of three setups: no agent; the floor (empty BPF programs on the same
-# 12 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
+# 3 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
 # Prints figures, not a verdict. Needs root.
 #
 # Throughput here drifts by tens of percent over tens of seconds, whatever
@@ -182,7 +182,7 @@ cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 
 printf '\n%-22s %12s %10s %12s\n' "setup" "req/s" "loss" "round loss"
 printf '%-22s %12.0f %10s %12s\n' "no agent" "$m_none" "-" "-"
-printf '%-22s %12.0f %10s %10.1f %%\n' "floor (12 empty progs)" "$m_floor" "$(loss "$m_floor")" "$m_floor_loss"
+printf '%-22s %12.0f %10s %10.1f %%\n' "floor (3 empty progs)" "$m_floor" "$(loss "$m_floor")" "$m_floor_loss"
 printf '%-22s %12.0f %10s %10.1f %%\n' "redscope" "$m_agent" "$(loss "$m_agent")" "$m_agent_loss"
 printf '(loss: of the medians; round loss: median over rounds of each round'"'"'s own loss)\n'
 printf 'round losses (%%)        floor: %s; redscope: %s\n' \

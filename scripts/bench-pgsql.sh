@@ -4,7 +4,7 @@
 # five setups:
 #   no agent;
 #   floor: empty programs on every hook redscope attaches with both collectors
-#     on (tests/bench/pgfloor.bpf.c, 18 programs);
+#     on (tests/bench/pgfloor.bpf.c, 9 programs);
 #   redscope (defaults: HTTP and PostgreSQL collectors);
 #   floor --pgsql-only (the PostgreSQL collector's 6 hooks);
 #   redscope --no-collector.http.
@@ -179,7 +179,7 @@ row() {
 }
 printf '\n%-40s %10s %8s\n' "setup (median of $ROUNDS)" "tps" "loss"
 row "no agent" none
-row "floor (18 empty progs, both collectors)" floor
+row "floor (9 empty progs, both collectors)" floor
 row "redscope (both collectors)" redscope
 row "floor --pgsql-only (6 empty progs)" floor_pg
 row "redscope --no-collector.http" redscope_pg

@@ -26,6 +26,7 @@
 static struct http_bpf *skel;
 static struct bpf_link **links;
 static size_t nr_links;
+static struct bpf_link *iter_link; /* http_iter_conns over http_conns */
 static const struct config *conf;
 /* Scrapes may overlap; they share nothing but this lock's short sections. */
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,6 +45,8 @@ struct series {
 	__u16 method, status;
 	struct http_stats st;
 };
+
+static __u32 count_conns(void);
 
 static int start(const struct config *cfg)
 {
@@ -82,7 +85,19 @@ static int start(const struct config *cfg)
 	{
 		const char *name = bpf_program__name(prog);
 
-		link = bpf_program__attach(prog);
+		if (prog == skel->progs.http_iter_conns) {
+			/* An iterator over http_conns, read at each scrape. */
+			DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+			union bpf_iter_link_info info = {.map.map_fd =
+							     bpf_map__fd(skel->maps.http_conns)};
+
+			opts.link_info = &info;
+			opts.link_info_len = sizeof(info);
+			link = bpf_program__attach_iter(prog, &opts);
+			iter_link = link;
+		} else {
+			link = bpf_program__attach(prog);
+		}
 		if (!link) {
 			err = -errno;
 			log_warn("http: cannot attach %s (%s): %s", name,
@@ -94,8 +109,7 @@ static int start(const struct config *cfg)
 			links[nr_links++] = link;
 		self__program("http", name, true, true, NULL);
 	}
-	self__map("http_conns", bpf_map__fd(skel->maps.http_conns),
-		  bpf_map__max_entries(skel->maps.http_conns));
+	self__map_counted("http_conns", count_conns);
 	self__map("http_endpoints", bpf_map__fd(skel->maps.http_endpoints),
 		  bpf_map__max_entries(skel->maps.http_endpoints));
 	self__map("http_services", bpf_map__fd(skel->maps.http_services),
@@ -290,15 +304,53 @@ static int cmp_gauge(const void *a, const void *b)
 		      ((const struct service_gauge *)b)->service);
 }
 
-/* Requests read and not yet answered, from the live connection table. */
+/* Every watched socket's record (struct http_inflight), through the
+ * http_conns iterator: socket storage has no keys to walk. Sets *count. */
+static struct http_inflight *read_conns(size_t *count)
+{
+	struct http_inflight *recs = NULL, *tmp;
+	size_t n = 0, cap = 0;
+	int fd;
+
+	*count = 0;
+	if (!iter_link)
+		return NULL;
+	fd = bpf_iter_create(bpf_link__fd(iter_link));
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(recs, cap * sizeof(*recs));
+			if (!tmp)
+				break;
+			recs = tmp;
+		}
+		if (read(fd, &recs[n], sizeof(*recs)) != (ssize_t)sizeof(*recs))
+			break;
+		n++;
+	}
+	close(fd);
+	*count = n;
+	return recs;
+}
+
+static __u32 count_conns(void)
+{
+	size_t n;
+
+	free(read_conns(&n));
+	return n;
+}
+
+/* Requests read and not yet answered, per service. */
 static void render_in_progress(struct prom *p)
 {
-	int sfd = bpf_map__fd(skel->maps.http_services), cfd = bpf_map__fd(skel->maps.http_conns);
+	int sfd = bpf_map__fd(skel->maps.http_services);
 	char skey[HTTP_SERVICE_LEN], snext[HTTP_SERVICE_LEN], *sprev = NULL;
-	struct http_conn_key ckey, cnext, *cprev = NULL;
-	struct service_gauge *g = NULL, *tmp, probe;
-	struct http_conn conn;
-	size_t n = 0, cap = 0, i;
+	struct service_gauge *g = NULL, *tmp, probe, *hit;
+	struct http_inflight *recs;
+	size_t n = 0, cap = 0, nrecs, i;
 
 	while (bpf_map_get_next_key(sfd, sprev, snext) == 0) {
 		memcpy(skey, snext, sizeof(skey));
@@ -316,17 +368,17 @@ static void render_in_progress(struct prom *p)
 		n++;
 	}
 	qsort(g, n, sizeof(*g), cmp_gauge);
-	while (bpf_map_get_next_key(cfd, cprev, &cnext) == 0) {
-		ckey = cnext;
-		cprev = &ckey;
-		if (bpf_map_lookup_elem(cfd, &ckey, &conn) || !conn.count)
+	recs = read_conns(&nrecs);
+	for (i = 0; i < nrecs; i++) {
+		if (!recs[i].count)
 			continue;
-		memcpy(probe.service, conn.service, HTTP_SERVICE_LEN);
+		memcpy(probe.service, recs[i].service, HTTP_SERVICE_LEN);
 		probe.service[HTTP_SERVICE_LEN] = 0;
-		struct service_gauge *hit = bsearch(&probe, g, n, sizeof(*g), cmp_gauge);
+		hit = bsearch(&probe, g, n, sizeof(*g), cmp_gauge);
 		if (hit)
-			hit->in_progress += conn.count;
+			hit->in_progress += recs[i].count;
 	}
+	free(recs);
 	prom__family(p, "http_requests_in_progress", "gauge",
 		     "HTTP requests read by the server and not yet answered.");
 	for (i = 0; i < n; i++) {
@@ -376,57 +428,6 @@ static void render(struct prom *p)
 	pthread_mutex_unlock(&render_lock);
 }
 
-static bool process_gone(__u32 tgid)
-{
-	return kill(tgid, 0) && errno == ESRCH;
-}
-
-/*
- * Deletes the entries of fd's hash map whose key (of key_size bytes) belongs
- * to a process that is gone. Keys are collected first: deleting while walking
- * with get_next_key would restart the walk.
- */
-static void forget_dead(int fd, size_t key_size, __u32 (*tgid_of)(const void *key))
-{
-	char prev[16], next[16], *dead = NULL, *tmp;
-	size_t n = 0, cap = 0, i;
-	bool first = true;
-
-	while (bpf_map_get_next_key(fd, first ? NULL : prev, next) == 0) {
-		memcpy(prev, next, key_size);
-		first = false;
-		if (!process_gone(tgid_of(next)))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(dead, cap * key_size);
-			if (!tmp)
-				break;
-			dead = tmp;
-		}
-		memcpy(dead + n * key_size, next, key_size);
-		n++;
-	}
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, dead + i * key_size);
-	free(dead);
-}
-
-static __u32 conn_tgid(const void *key)
-{
-	return ((const struct http_conn_key *)key)->tgid;
-}
-
-/* Processes that exit close their sockets without close(2): forget them. */
-static void tick(void)
-{
-	static unsigned ticks;
-
-	if (!skel || ++ticks % 5)
-		return;
-	forget_dead(bpf_map__fd(skel->maps.http_conns), sizeof(struct http_conn_key), conn_tgid);
-}
-
 static void stop(void)
 {
 	if (links)
@@ -434,6 +435,7 @@ static void stop(void)
 	free(links);
 	links = NULL;
 	nr_links = 0;
+	iter_link = NULL;
 	http_bpf__destroy(skel);
 	skel = NULL;
 }
@@ -442,6 +444,5 @@ const struct collector http_collector = {
     .name = "http",
     .start = start,
     .render = render,
-    .tick = tick,
     .stop = stop,
 };

@@ -27,7 +27,8 @@ struct prog_state {
 struct map_state {
 	char name[32];
 	int fd;
-	__u32 capacity;
+	__u32 capacity;	      /* 0: none (socket storage grows with the sockets) */
+	__u32 (*count)(void); /* counts entries when keys cannot be walked */
 };
 
 struct collector_state {
@@ -108,6 +109,19 @@ void self__map(const char *name, int map_fd, __u32 capacity)
 	pthread_mutex_unlock(&lock);
 }
 
+void self__map_counted(const char *name, __u32 (*count)(void))
+{
+	pthread_mutex_lock(&lock);
+	if (nr_maps < MAX_MAPS) {
+		snprintf(maps[nr_maps].name, sizeof(maps[0].name), "%s", name);
+		maps[nr_maps].fd = -1;
+		maps[nr_maps].capacity = 0;
+		maps[nr_maps].count = count;
+		nr_maps++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 void self__drops(const char *collector, int drops_map_fd)
 {
 	struct collector_state *c;
@@ -142,6 +156,8 @@ static __u32 map_entries(const struct map_state *m)
 	char key[256], next[256];
 	void *prev = NULL;
 
+	if (m->count)
+		return m->count();
 	if (bpf_obj_get_info_by_fd(m->fd, &info, &len) || info.key_size > sizeof(key))
 		return 0;
 	if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
@@ -316,6 +332,9 @@ void self__render(struct prom *p)
 	prom__family(p, "redscope_map_capacity", "gauge", "Most entries a BPF map can hold.");
 	for (i = 0; i < nr_maps; i++) {
 		const char *l[] = {"map", maps[i].name, NULL};
+
+		if (!maps[i].capacity)
+			continue;
 		prom__sample_u64(p, "redscope_map_capacity", l, maps[i].capacity);
 	}
 	pthread_mutex_unlock(&lock);
@@ -397,8 +416,8 @@ void self__health_json(struct prom *out)
 	for (i = 0; i < nr_maps; i++) {
 		prom__appendf(out, "%s{\"name\":", i ? "," : "");
 		json_str(out, maps[i].name);
-		prom__appendf(out, ",\"entries\":%u,\"capacity\":%u}", map_entries(&maps[i]),
-			      maps[i].capacity);
+		prom__appendf(out, ",\"entries\":%u,\"capacity\":", map_entries(&maps[i]));
+		prom__appendf(out, maps[i].capacity ? "%u}" : "null}", maps[i].capacity);
 	}
 	prom__appendf(out, "]}\n");
 	pthread_mutex_unlock(&lock);

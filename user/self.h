@@ -15,6 +15,9 @@ void self__program(const char *collector, const char *name, bool attached, bool 
 		   const char *detail);
 /* A map whose fill is exported as redscope_map_entries/redscope_map_capacity. */
 void self__map(const char *name, int map_fd, __u32 capacity);
+/* A map whose keys cannot be walked (socket storage): count() gives its
+ * entries, and it has no capacity. */
+void self__map_counted(const char *name, __u32 (*count)(void));
 /* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h). */
 void self__drops(const char *collector, int drops_map_fd);
 /* A collector's start result (0 or -errno): a failed one keeps /health/ready at 503. */
