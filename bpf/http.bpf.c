@@ -40,17 +40,28 @@ const volatile __u32 max_endpoints = 100;
 /* redscope's own web server: its scrapes are not the services' traffic. */
 const volatile __u32 self_tgid = 0;
 
-/* One per watched socket, kept by the kernel with the socket itself: found in
- * a few loads from the socket the event hands us, and gone when it is. */
+/*
+ * Connection state, in one of two homes depending on the hooks in use (see
+ * the tracepoints below and user/http.c): with socket hooks, in the socket's
+ * own storage, found in a few loads from the socket the event hands us and
+ * gone with it; with syscall hooks, in a hash by (process, fd).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct http_conn);
+} http_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* set to 1 by userspace when unused */
+	__type(key, struct http_conn_key);
+	__type(value, struct http_conn);
 } http_conns SEC(".maps");
 
 /* Where a read or write syscall's data is. */
-enum io_kind { IO_FLAT = 0, IO_IOV, IO_NONE, IO_MSG };
+enum io_kind { IO_FLAT = 0, IO_IOV, IO_NONE };
 struct io_args {
 	__u64 buf; /* buffer, or iovec array */
 	__u64 iovcnt;
@@ -637,7 +648,7 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 	return 1;
 }
 
-/* ---- tracepoints ------------------------------------------------------------- */
+/* ---- the hooks, common part ---------------------------------------------------- */
 
 #define AF_UNIX	     1
 #define SOCK_STREAM  1
@@ -651,15 +662,15 @@ struct task_struct___io {
 } __attribute__((preserve_access_index));
 
 /*
- * Where the bytes of this socket I/O are in user memory: the syscall that
- * carries it, its arguments read back from the registers it was entered with
- * (x86_64 syscall numbers). sendfile, splice, io_uring and kernel threads move
- * bytes we cannot see: IO_NONE. Returns -1 when the msghdr cannot be read.
+ * Where the bytes of the current read or write are in user memory: the
+ * syscall that carries it, its arguments read back from the registers it was
+ * entered with (x86_64 syscall numbers). sendfile, splice, io_uring and kernel
+ * threads move bytes we cannot see: IO_NONE. Returns -1 when the msghdr cannot
+ * be read.
  */
-static __always_inline int io_args_of(struct io_args *a)
+static __always_inline int io_args_of(struct pt_regs *regs, struct io_args *a)
 {
 	struct task_struct___io *task = (struct task_struct___io *)bpf_get_current_task();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct user_msghdr m;
 
 	a->kind = IO_NONE;
@@ -693,38 +704,19 @@ static __always_inline int io_args_of(struct io_args *a)
 	return 0;
 }
 
-/* The server's end of a unix stream connection: it carries the listener's
- * address (the client's end has none). TCP servers are found at handshake. */
-static __always_inline int unix_server(struct sock *sk)
+static __always_inline struct pt_regs *syscall_regs(void)
 {
-	struct unix_sock *u;
-
-	if (sk->__sk_common.skc_family != AF_UNIX || sk->sk_type != SOCK_STREAM)
-		return 0;
-	u = bpf_skc_to_unix_sock(sk);
-	return u && u->addr;
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-/* ret bytes read from (or written to) a socket, by whatever syscall. */
-static __always_inline int on_io(struct sock *sk, int ret, int flags, int is_write)
+/* ret bytes read from (or written to) watched connection c, within the
+ * syscall whose registers are regs. */
+static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int ret, int is_write)
 {
 	struct task_struct___rs *task;
-	struct http_conn *c;
 	struct walk w = {};
 	int r;
 
-	if (ret <= 0 || (flags & MSG_PEEK))
-		return 0;
-	c = bpf_sk_storage_get(&http_conns, sk, 0, 0);
-	if (!c) {
-		if (is_write || !unix_server(sk))
-			return 0;
-		c = bpf_sk_storage_get(&http_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!c) {
-			drop(DROP_CONN_FULL);
-			return 0;
-		}
-	}
 	if (c->ignore)
 		return 0;
 	if (!c->service[0]) { /* the first bytes: which process serves this socket */
@@ -736,7 +728,7 @@ static __always_inline int on_io(struct sock *sk, int ret, int flags, int is_wri
 		task = (struct task_struct___rs *)bpf_get_current_task();
 		BPF_CORE_READ_STR_INTO(&c->service, task, group_leader, comm);
 	}
-	if (io_args_of(&w.a))
+	if (io_args_of(regs, &w.a))
 		return 0;
 	if (!is_write && w.a.kind == IO_NONE &&
 	    (c->req_state == REQ_IDLE || c->req_state == REQ_HEADERS)) {
@@ -754,23 +746,66 @@ static __always_inline int on_io(struct sock *sk, int ret, int flags, int is_wri
 	return 0;
 }
 
+/* The server is closing c (or it was reset): a response that ends with the
+ * connection ends here. */
+static __always_inline void on_close(struct http_conn *c)
+{
+	if (c->ignore || !c->count || !c->status)
+		return;
+	/* Cut short (fewer bytes than its length said): it ends now. */
+	if (c->resp_mode == RESP_LENGTH)
+		c->last_write_ns = bpf_ktime_get_ns();
+	complete_head(c);
+}
+
+/* ---- socket hooks (Linux 6.5 and later) ----------------------------------------- */
+
+/* The server's end of a unix stream connection: it carries the listener's
+ * address (the client's end has none). TCP servers are found at handshake. */
+static __always_inline int unix_server(struct sock *sk)
+{
+	struct unix_sock *u;
+
+	if (sk->__sk_common.skc_family != AF_UNIX || sk->sk_type != SOCK_STREAM)
+		return 0;
+	u = bpf_skc_to_unix_sock(sk);
+	return u && u->addr;
+}
+
+static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int is_write)
+{
+	struct http_conn *c;
+
+	if (ret <= 0 || (flags & MSG_PEEK))
+		return 0;
+	c = bpf_sk_storage_get(&http_socks, sk, 0, 0);
+	if (!c) {
+		if (is_write || !unix_server(sk))
+			return 0;
+		c = bpf_sk_storage_get(&http_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!c) {
+			drop(DROP_CONN_FULL);
+			return 0;
+		}
+	}
+	return on_io(c, syscall_regs(), ret, is_write);
+}
+
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(http_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return on_io(sk, ret, flags, 0);
+	return on_sock_io(sk, ret, flags, 0);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(http_sock_send, struct sock *sk, int ret, int flags)
 {
-	return on_io(sk, ret, flags, 1);
+	return on_sock_io(sk, ret, flags, 1);
 }
 
-/*
- * TCP state changes: a connection a server accepted starts being watched when
- * its handshake completes; when the server closes it (or shuts down writing,
- * or it is reset), a response that ends with the connection ends.
- */
+/* TCP state changes: a connection a server accepted is watched from the end of
+ * its handshake; the server closing it, shutting down writing, or a reset
+ * ends a response that ends with the connection. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const int newstate)
 {
@@ -778,21 +813,16 @@ int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const 
 	struct http_conn *c;
 
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		if (!bpf_sk_storage_get(&http_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE))
+		if (!bpf_sk_storage_get(&http_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE))
 			drop(DROP_CONN_FULL);
 		return 0;
 	}
 	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
 		return 0;
-	c = bpf_sk_storage_get(&http_conns, sk, 0, 0);
-	if (!c || c->ignore)
+	c = bpf_sk_storage_get(&http_socks, sk, 0, 0);
+	if (!c)
 		return 0;
-	if (c->count && c->status) {
-		/* Cut short (fewer bytes than its length said): it ends now. */
-		if (c->resp_mode == RESP_LENGTH)
-			c->last_write_ns = bpf_ktime_get_ns();
-		complete_head(c);
-	}
+	on_close(c);
 	if (newstate == TCP_CLOSE)
 		c->count = 0; /* requests never answered: nothing to count */
 	return 0;
@@ -800,7 +830,7 @@ int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const 
 
 /* One record per watched socket, for the in-progress gauge (user/http.c). */
 SEC("iter/bpf_sk_storage_map")
-int http_iter_conns(struct bpf_iter__bpf_sk_storage_map *ctx)
+int http_iter_socks(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
 	struct http_conn *c = ctx->value;
 	struct http_inflight rec = {};
@@ -810,6 +840,85 @@ int http_iter_conns(struct bpf_iter__bpf_sk_storage_map *ctx)
 	__builtin_memcpy(rec.service, c->service, sizeof(rec.service));
 	rec.count = c->ignore ? 0 : c->count;
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/* ---- syscall hooks (older kernels) ---------------------------------------------- */
+
+static __always_inline int on_accept(long ret)
+{
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ret};
+	struct zeroes *z;
+
+	if (ret < 0 || key.tgid == self_tgid)
+		return 0;
+	z = zeroes();
+	if (!z)
+		return 0;
+	/* BPF_ANY: a reused fd starts from a clean state, never a stale request. */
+	if (bpf_map_update_elem(&http_conns, &key, &z->conn, BPF_ANY))
+		drop(DROP_CONN_FULL);
+	return 0;
+}
+
+/* The end of a read or write on any fd: its fd is the syscall's first argument. */
+static __always_inline int exit_io(long ret, int is_write)
+{
+	struct http_conn_key key;
+	struct pt_regs *regs;
+	struct http_conn *c;
+
+	if (ret <= 0) /* errors and EAGAIN: nothing was transferred */
+		return 0;
+	regs = syscall_regs();
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.fd = PT_REGS_PARM1_SYSCALL(regs);
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (!c)
+		return 0;
+	return on_io(c, regs, ret, is_write);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int http_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int http_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+#define EXIT_IO(name, syscall, is_write)                                                           \
+	SEC("tracepoint/syscalls/sys_exit_" syscall)                                               \
+	int name(struct trace_event_raw_sys_exit *ctx)                                             \
+	{                                                                                          \
+		return exit_io(ctx->ret, is_write);                                                \
+	}
+
+EXIT_IO(http_exit_read, "read", 0)
+EXIT_IO(http_exit_recvfrom, "recvfrom", 0)
+EXIT_IO(http_exit_readv, "readv", 0)
+EXIT_IO(http_exit_recvmsg, "recvmsg", 0)
+EXIT_IO(http_exit_write, "write", 1)
+EXIT_IO(http_exit_sendto, "sendto", 1)
+EXIT_IO(http_exit_writev, "writev", 1)
+EXIT_IO(http_exit_sendmsg, "sendmsg", 1)
+EXIT_IO(http_exit_sendfile, "sendfile64", 1)
+
+/* close, at entry while the fd still names the socket. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int http_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns, &key);
+
+	if (!c)
+		return 0;
+	on_close(c);
+	bpf_map_delete_elem(&http_conns, &key);
 	return 0;
 }
 

@@ -64,7 +64,13 @@ struct http_stats {
 	__u64 resp_bytes[HIST_SLOTS];
 };
 
-/* What the http_conns iterator writes per watched socket. */
+/* http_conns (syscall hooks): one accepted socket, keyed by (tgid, fd). */
+struct http_conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* What the http_socks iterator writes per watched socket. */
 struct http_inflight {
 	char service[HTTP_SERVICE_LEN];
 	__u32 count; /* requests read and not yet answered */

@@ -2,7 +2,8 @@
 # What the HTTP collector costs a busy server: nginx (1 worker pinned to CPU 0)
 # serving a 612-byte file to wrk (pinned to CPU 1, -t1 -c32), in interleaved
 # rounds of three setups: no agent; the floor (empty BPF programs on the same
-# 3 tracepoints, tests/bench/floor.bpf.c); redscope (HTTP collector only).
+# hooks, tests/bench/floor.bpf.c); redscope (HTTP collector only). Both on the
+# hooks --http.hooks=auto picks here, or those in HOOKS=socket|syscall.
 # Prints figures, not a verdict. Needs root.
 #
 # Throughput here drifts by tens of percent over tens of seconds, whatever
@@ -23,6 +24,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 make -s bench >/dev/null
+if [ -z "${HOOKS:-}" ]; then
+	check_out=$("$ROOT/build/redscope" --check --no-collector.pgsql 2>&1 || true)
+	HOOKS=$(sed -n 's/.*http: \(socket\|syscall\) hooks.*/\1/p' <<<"$check_out" | head -n1)
+fi
+case "$HOOKS" in
+socket | syscall) ;;
+*) echo "bench: HOOKS must be socket or syscall" >&2 && exit 2 ;;
+esac
 TMP=$(mktemp -d /tmp/redscope-bench.XXXXXX)
 chmod 755 "$TMP" # nginx's worker runs as nobody
 WRAPPERS=()
@@ -114,7 +123,7 @@ now_ns() { date +%s%N; }
 start_agent() {
 	local i
 	bounded "$ROOT/build/redscope" --web.listen-address=127.0.0.1:$AGENT_PORT \
-		--no-collector.pgsql --log.level=warn
+		--no-collector.pgsql --log.level=warn --http.hooks="$HOOKS"
 	AGENT_PID=$BG_PID
 	AGENT_WRAP=$BG_WRAP
 	for i in $(seq 300); do
@@ -126,7 +135,7 @@ start_agent() {
 }
 
 start_floor() {
-	bounded "$ROOT/build/bench/floor" >"$TMP/floor.out"
+	bounded "$ROOT/build/bench/floor" "$HOOKS" >"$TMP/floor.out"
 	FLOOR_WRAP=$BG_WRAP
 	FLOOR_PID=$BG_PID
 	for i in $(seq 300); do
@@ -143,7 +152,7 @@ none=() floor=() agent=() floor_loss=() agent_loss=()
 cpu_ticks_sum=0 cpu_ns_sum=0 hwm_kb=0 drops=0 counted=0 wrk_total=0
 hz=$(getconf CLK_TCK)
 
-echo "bench: nginx on CPU 0, wrk -t1 -c32 -d${DURATION}s on CPU 1, $ROUNDS rounds" >&2
+echo "bench: nginx on CPU 0, wrk -t1 -c32 -d${DURATION}s on CPU 1, $ROUNDS rounds, $HOOKS hooks" >&2
 run_wrk 2 >/dev/null # warm up nginx and the page cache
 for r in $(seq "$ROUNDS"); do
 	none+=("$(run_wrk "$DURATION")")
@@ -182,7 +191,8 @@ cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 
 printf '\n%-22s %12s %10s %12s\n' "setup" "req/s" "loss" "round loss"
 printf '%-22s %12.0f %10s %12s\n' "no agent" "$m_none" "-" "-"
-printf '%-22s %12.0f %10s %10.1f %%\n' "floor (3 empty progs)" "$m_floor" "$(loss "$m_floor")" "$m_floor_loss"
+printf '%-22s %12.0f %10s %10.1f %%\n' "floor ($(sed -n 's/floor: \([0-9]*\) .*/\1/p' "$TMP/floor.out") empty progs)" \
+	"$m_floor" "$(loss "$m_floor")" "$m_floor_loss"
 printf '%-22s %12.0f %10s %10.1f %%\n' "redscope" "$m_agent" "$(loss "$m_agent")" "$m_agent_loss"
 printf '(loss: of the medians; round loss: median over rounds of each round'"'"'s own loss)\n'
 printf 'round losses (%%)        floor: %s; redscope: %s\n' \

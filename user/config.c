@@ -26,6 +26,7 @@ enum {
 	OPT_PGSQL,
 	OPT_NO_PGSQL,
 	OPT_HTTP_MAX_EP,
+	OPT_HTTP_HOOKS,
 	OPT_HTTP_DUR,
 	OPT_HTTP_SIZE,
 	OPT_PG_MAX_STMT,
@@ -45,6 +46,7 @@ static const struct option options[] = {
     {"collector.pgsql", no_argument, NULL, OPT_PGSQL},
     {"no-collector.pgsql", no_argument, NULL, OPT_NO_PGSQL},
     {"http.max-endpoints", required_argument, NULL, OPT_HTTP_MAX_EP},
+    {"http.hooks", required_argument, NULL, OPT_HTTP_HOOKS},
     {"http.duration-buckets", required_argument, NULL, OPT_HTTP_DUR},
     {"http.size-buckets", required_argument, NULL, OPT_HTTP_SIZE},
     {"pgsql.max-statements", required_argument, NULL, OPT_PG_MAX_STMT},
@@ -71,6 +73,9 @@ static void usage(void)
 	    "  --[no-]collector.pgsql        PostgreSQL metrics (default on)\n"
 	    "  --http.max-endpoints=N        endpoints kept per service, 1..10000; the rest\n"
 	    "                                count under endpoint=\"_other\" (default 100)\n"
+	    "  --http.hooks=HOOKS            socket (socket tracepoints, Linux 6.5+), syscall\n"
+	    "                                (syscall tracepoints, any kernel) or auto:\n"
+	    "                                socket where the kernel has them (default)\n"
 	    "  --http.duration-buckets=LIST  seconds, ascending, at most %d\n"
 	    "                                (default .005,.01,.025,.05,.1,.25,.5,1,2.5,5,10)\n"
 	    "  --http.size-buckets=LIST      bytes, for request and response sizes\n"
@@ -204,6 +209,16 @@ int config__parse(struct config *cfg, int argc, char **argv)
 		case OPT_HTTP_MAX_EP:
 			if (parse_uint(optarg, 1, 10000, &cfg->http_max_endpoints))
 				return bad(name, optarg, "want an integer from 1 to 10000");
+			break;
+		case OPT_HTTP_HOOKS:
+			if (!strcmp(optarg, "auto"))
+				cfg->http_hooks = HTTP_HOOKS_AUTO;
+			else if (!strcmp(optarg, "socket"))
+				cfg->http_hooks = HTTP_HOOKS_SOCKET;
+			else if (!strcmp(optarg, "syscall"))
+				cfg->http_hooks = HTTP_HOOKS_SYSCALL;
+			else
+				return bad(name, optarg, "want auto, socket or syscall");
 			break;
 		case OPT_PG_MAX_STMT:
 			if (parse_uint(optarg, 1, 10000, &cfg->pgsql_max_statements))

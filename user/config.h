@@ -15,8 +15,13 @@ struct config {
 	bool log_json;		  /* --log.format=json (default logfmt) */
 	bool check;		  /* --check: load, attach, report, exit */
 
-	bool http_enabled;	     /* --collector.http / --no-collector.http, default on */
-	unsigned http_max_endpoints; /* --http.max-endpoints, default 100 */
+	bool http_enabled; /* --collector.http / --no-collector.http, default on */
+	enum http_hooks {
+		HTTP_HOOKS_AUTO = 0, /* socket where the kernel has them, else syscall */
+		HTTP_HOOKS_SOCKET,
+		HTTP_HOOKS_SYSCALL,
+	} http_hooks;				       /* --http.hooks */
+	unsigned http_max_endpoints;		       /* --http.max-endpoints, default 100 */
 	double http_duration_buckets[HIST_MAX_BOUNDS]; /* seconds, --http.duration-buckets */
 	unsigned http_n_duration_buckets;
 	double http_size_buckets[HIST_MAX_BOUNDS]; /* bytes, --http.size-buckets */

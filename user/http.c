@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "collector.h"
@@ -26,7 +27,8 @@
 static struct http_bpf *skel;
 static struct bpf_link **links;
 static size_t nr_links;
-static struct bpf_link *iter_link; /* http_iter_conns over http_conns */
+static bool socket_hooks;	   /* else syscall hooks: see bpf/http.bpf.c */
+static struct bpf_link *iter_link; /* http_iter_socks over http_socks */
 static const struct config *conf;
 /* Scrapes may overlap; they share nothing but this lock's short sections. */
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,8 +50,33 @@ struct series {
 
 static __u32 count_conns(void);
 
+/* What the socket hooks need: the sock_recv_length and sock_send_length
+ * tracepoints (Linux 6.3), and sendfile going through sock_sendmsg, which came
+ * with splice_to_socket (6.5). */
+static bool kernel_has_socket_hooks(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (libbpf_get_error(btf))
+		return false;
+	ok = btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0 &&
+	     btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+	     btf__find_by_name_kind(btf, "splice_to_socket", BTF_KIND_FUNC) > 0;
+	btf__free(btf);
+	return ok;
+}
+
+static bool is_socket_hook(struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return !strncmp(sec, "tp_btf/", 7) || !strncmp(sec, "iter/", 5);
+}
+
 static int start(const struct config *cfg)
 {
+	bool has_socket_hooks = kernel_has_socket_hooks();
 	struct bpf_program *prog;
 	struct bpf_link *link;
 	int err;
@@ -69,6 +96,18 @@ static int start(const struct config *cfg)
 	skel->rodata->max_endpoints = cfg->http_max_endpoints;
 	skel->rodata->self_tgid = getpid();
 
+	/* One set of hooks or the other; the unused connection table shrinks. */
+	socket_hooks = cfg->http_hooks == HTTP_HOOKS_SOCKET ||
+		       (cfg->http_hooks == HTTP_HOOKS_AUTO && has_socket_hooks);
+	if (cfg->http_hooks == HTTP_HOOKS_SOCKET && !has_socket_hooks)
+		log_warn("http: --http.hooks=socket, but this kernel lacks the socket tracepoints "
+			 "or sendfile through sock_sendmsg (Linux 6.5+)");
+	bpf_object__for_each_program(prog, skel->obj)
+	    bpf_program__set_autoload(prog, is_socket_hook(prog) == socket_hooks);
+	if (socket_hooks)
+		bpf_map__set_max_entries(skel->maps.http_conns, 1);
+	log_info("http: %s hooks", socket_hooks ? "socket" : "syscall");
+
 	err = http_bpf__load(skel);
 	if (err) {
 		log_error("http: cannot load BPF programs: %s", strerror(-err));
@@ -85,11 +124,13 @@ static int start(const struct config *cfg)
 	{
 		const char *name = bpf_program__name(prog);
 
-		if (prog == skel->progs.http_iter_conns) {
-			/* An iterator over http_conns, read at each scrape. */
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (prog == skel->progs.http_iter_socks) {
+			/* An iterator over http_socks, read at each scrape. */
 			DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
 			union bpf_iter_link_info info = {.map.map_fd =
-							     bpf_map__fd(skel->maps.http_conns)};
+							     bpf_map__fd(skel->maps.http_socks)};
 
 			opts.link_info = &info;
 			opts.link_info_len = sizeof(info);
@@ -109,7 +150,11 @@ static int start(const struct config *cfg)
 			links[nr_links++] = link;
 		self__program("http", name, true, true, NULL);
 	}
-	self__map_counted("http_conns", count_conns);
+	if (socket_hooks)
+		self__map_counted("http_conns", count_conns);
+	else
+		self__map("http_conns", bpf_map__fd(skel->maps.http_conns),
+			  bpf_map__max_entries(skel->maps.http_conns));
 	self__map("http_endpoints", bpf_map__fd(skel->maps.http_endpoints),
 		  bpf_map__max_entries(skel->maps.http_endpoints));
 	self__map("http_services", bpf_map__fd(skel->maps.http_services),
@@ -304,19 +349,20 @@ static int cmp_gauge(const void *a, const void *b)
 		      ((const struct service_gauge *)b)->service);
 }
 
-/* Every watched socket's record (struct http_inflight), through the
- * http_conns iterator: socket storage has no keys to walk. Sets *count. */
+/* Every watched connection's record (struct http_inflight): from the
+ * http_socks iterator (socket storage has no keys to walk), or from the
+ * http_conns hash. Sets *count. */
 static struct http_inflight *read_conns(size_t *count)
 {
+	struct http_conn_key key, next, *prev = NULL;
 	struct http_inflight *recs = NULL, *tmp;
+	struct http_conn conn;
 	size_t n = 0, cap = 0;
-	int fd;
+	int fd, cfd = bpf_map__fd(skel->maps.http_conns);
 
 	*count = 0;
-	if (!iter_link)
-		return NULL;
-	fd = bpf_iter_create(bpf_link__fd(iter_link));
-	if (fd < 0)
+	fd = socket_hooks && iter_link ? bpf_iter_create(bpf_link__fd(iter_link)) : -1;
+	if (socket_hooks && fd < 0)
 		return NULL;
 	for (;;) {
 		if (n == cap) {
@@ -326,11 +372,23 @@ static struct http_inflight *read_conns(size_t *count)
 				break;
 			recs = tmp;
 		}
-		if (read(fd, &recs[n], sizeof(*recs)) != (ssize_t)sizeof(*recs))
-			break;
+		if (socket_hooks) {
+			if (read(fd, &recs[n], sizeof(*recs)) != (ssize_t)sizeof(*recs))
+				break;
+		} else {
+			if (bpf_map_get_next_key(cfd, prev, &next))
+				break;
+			key = next;
+			prev = &key;
+			if (bpf_map_lookup_elem(cfd, &key, &conn))
+				continue;
+			memcpy(recs[n].service, conn.service, HTTP_SERVICE_LEN);
+			recs[n].count = conn.ignore ? 0 : conn.count;
+		}
 		n++;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	*count = n;
 	return recs;
 }
@@ -428,6 +486,43 @@ static void render(struct prom *p)
 	pthread_mutex_unlock(&render_lock);
 }
 
+static bool process_gone(__u32 tgid)
+{
+	return kill(tgid, 0) && errno == ESRCH;
+}
+
+/* Syscall hooks: processes that exit close their sockets without close(2), so
+ * their connections are forgotten here. (Socket storage goes with its socket.)
+ * Keys are collected first: deleting while walking would restart the walk. */
+static void tick(void)
+{
+	struct http_conn_key key, next, *prev = NULL, *dead = NULL, *tmp;
+	static unsigned ticks;
+	size_t n = 0, cap = 0, i;
+	int fd;
+
+	if (!skel || socket_hooks || ++ticks % 5)
+		return;
+	fd = bpf_map__fd(skel->maps.http_conns);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!process_gone(key.tgid))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(dead, cap * sizeof(*dead));
+			if (!tmp)
+				break;
+			dead = tmp;
+		}
+		dead[n++] = key;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+	free(dead);
+}
+
 static void stop(void)
 {
 	if (links)
@@ -444,5 +539,6 @@ const struct collector http_collector = {
     .name = "http",
     .start = start,
     .render = render,
+    .tick = tick,
     .stop = stop,
 };

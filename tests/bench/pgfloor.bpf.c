@@ -2,8 +2,8 @@
 /*
  * The PostgreSQL benchmark's floor: an empty program on each hook redscope
  * attaches when both collectors run. The PostgreSQL collector's 6 tracepoints
- * (bpf/pgsql.bpf.c) come first; then the HTTP collector's 3 (bpf/http.bpf.c),
- * which redscope runs by default. Where both collectors use a tracepoint,
+ * (bpf/pgsql.bpf.c) come first; then the HTTP collector's 3 socket hooks or 12 syscall hooks
+ * (bpf/http.bpf.c), which redscope runs by default. Where both collectors use a tracepoint,
  * redscope attaches two programs to it, and so does this floor.
  * pgfloor --pgsql-only loads the first 6 alone (the --no-collector.http row).
  * The lock-wait USDT probes and the TLS uprobes are not here: they fire on
@@ -28,7 +28,8 @@ EMPTY(pgfloor_pg_exit, "sched/sched_process_exit")
 EMPTY(pgfloor_pg_exit_recvfrom, "syscalls/sys_exit_recvfrom")
 EMPTY(pgfloor_pg_exit_sendto, "syscalls/sys_exit_sendto")
 
-/* HTTP collector. */
+/* HTTP collector: socket hooks (pgfloor_http_sock_*) or syscall hooks
+ * (pgfloor_http_sys_*), as the loader is asked. */
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(pgfloor_http_sock_recv, struct sock *sk, int ret, int flags)
 {
@@ -46,5 +47,18 @@ int BPF_PROG(pgfloor_http_sock_state, const struct sock *sk, const int oldstate,
 {
 	return 0;
 }
+
+EMPTY(pgfloor_http_sys_exit_accept, "syscalls/sys_exit_accept")
+EMPTY(pgfloor_http_sys_exit_accept4, "syscalls/sys_exit_accept4")
+EMPTY(pgfloor_http_sys_exit_read, "syscalls/sys_exit_read")
+EMPTY(pgfloor_http_sys_exit_recvfrom, "syscalls/sys_exit_recvfrom")
+EMPTY(pgfloor_http_sys_exit_readv, "syscalls/sys_exit_readv")
+EMPTY(pgfloor_http_sys_exit_recvmsg, "syscalls/sys_exit_recvmsg")
+EMPTY(pgfloor_http_sys_exit_write, "syscalls/sys_exit_write")
+EMPTY(pgfloor_http_sys_exit_sendto, "syscalls/sys_exit_sendto")
+EMPTY(pgfloor_http_sys_exit_writev, "syscalls/sys_exit_writev")
+EMPTY(pgfloor_http_sys_exit_sendmsg, "syscalls/sys_exit_sendmsg")
+EMPTY(pgfloor_http_sys_exit_sendfile, "syscalls/sys_exit_sendfile64")
+EMPTY(pgfloor_http_sys_enter_close, "syscalls/sys_enter_close")
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

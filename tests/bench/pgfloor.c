@@ -2,8 +2,9 @@
 /*
  * Loads tests/bench/pgfloor.bpf.c (empty programs on the hooks redscope
  * attaches with both collectors on), attaches them, says so on stdout, and
- * waits for SIGINT or SIGTERM. With --pgsql-only, only the PostgreSQL
- * collector's hooks. Used by scripts/bench-pgsql.sh as the floor.
+ * waits for SIGINT or SIGTERM. The HTTP collector's hooks are its socket ones,
+ * or with --http-syscall its syscall ones; with --pgsql-only, only the
+ * PostgreSQL collector's hooks. Used by scripts/bench-pgsql.sh as the floor.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,13 +23,14 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 int main(int argc, char **argv)
 {
 	bool pgsql_only = argc > 1 && !strcmp(argv[1], "--pgsql-only");
+	bool http_syscall = argc > 1 && !strcmp(argv[1], "--http-syscall");
 	struct bpf_program *prog;
 	struct pgfloor_bpf *skel;
 	sigset_t stop;
 	int err, sig, n = 0;
 
-	if (argc > 2 || (argc == 2 && !pgsql_only)) {
-		fprintf(stderr, "usage: pgfloor [--pgsql-only]\n");
+	if (argc > 2 || (argc == 2 && !pgsql_only && !http_syscall)) {
+		fprintf(stderr, "usage: pgfloor [--pgsql-only | --http-syscall]\n");
 		return 2;
 	}
 	libbpf_set_print(print_warnings);
@@ -45,7 +47,12 @@ int main(int argc, char **argv)
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		if (pgsql_only && strncmp(bpf_program__name(prog), "pgfloor_pg_", 11))
+		const char *name = bpf_program__name(prog);
+
+		/* The HTTP collector's hooks: socket ones unless asked for syscall. */
+		if ((pgsql_only && strncmp(name, "pgfloor_pg_", 11)) ||
+		    !strncmp(name, http_syscall ? "pgfloor_http_sock_" : "pgfloor_http_sys_",
+			     http_syscall ? 18 : 17))
 			bpf_program__set_autoload(prog, false);
 		else
 			n++;

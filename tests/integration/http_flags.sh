@@ -47,10 +47,14 @@ fi
 
 run_cli --check "${AGENT_FLAGS[@]}"
 check_eq "--check: exit 0" 0 $RC
-check_eq "--check: one line per HTTP program, each attached" 4 \
+# The programs of the hooks in use (--http.hooks, see bpf/http.bpf.c).
+HOOKS=$(sed -n 's/.*http: \(socket\|syscall\) hooks.*/\1/p' "$TMP/err" | head -n1)
+check "--check: says which hooks (${HOOKS:-none})" test -n "$HOOKS"
+[ -z "${HTTP_HOOKS:-}" ] || check_eq "--check: the hooks asked for" "$HTTP_HOOKS" "$HOOKS"
+if [ "$HOOKS" = socket ]; then NPROGS=4 PROG=http_sock_recv; else NPROGS=12 PROG=http_exit_accept4; fi
+check_eq "--check: one line per HTTP program, each attached" $NPROGS \
 	"$(grep -cE '^program +http +http_[a-z0-9_]+ +attached$' "$TMP/out" || true)"
-check "--check: names http_sock_recv" \
-	grep -qE "http_sock_recv .*attached" "$TMP/out"
+check "--check: names $PROG" grep -qE "$PROG .*attached" "$TMP/out"
 check_eq "--check: verdict line" "check: ok, every program attached" "$(tail -n1 "$TMP/out")"
 
 # Startup: /health/startup answers 503 until the programs are attached, then
@@ -79,8 +83,8 @@ check_eq "/health/startup" 200 "$(http_code "$URL/health/startup")"
 check_eq "/health/detailed" 200 "$(http_code "$URL/health/detailed")"
 curl -s --max-time 5 "$URL/health/detailed" >"$TMP/detailed.json"
 check "/health/detailed is valid JSON" "$PYTHON" -m json.tool "$TMP/detailed.json" /dev/null
-check_eq "/health/detailed: ready, the http collector up, 4 programs attached, its maps" \
-	"True True 4 0 True" "$("$PYTHON" -c '
+check_eq "/health/detailed: ready, the http collector up, $NPROGS programs attached, its maps" \
+	"True True $NPROGS 0 True" "$("$PYTHON" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 http = [c for c in d["collectors"] if c["name"] == "http"]
@@ -106,7 +110,7 @@ check "the first agent is unharmed" agent_alive
 # run on this host: only the programs this one loaded are looked at.)
 our_progs() { cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" {print $2}' | sort -u; }
 progs=$(our_progs "$AGENT_PID" | xargs)
-check_eq "the agent holds 4 programs" 4 "$(wc -w <<<"$progs")"
+check_eq "the agent holds $NPROGS programs" $NPROGS "$(wc -w <<<"$progs")"
 start=$(date +%s%N)
 kill -TERM "$AGENT_PID"
 for i in $(seq 100); do

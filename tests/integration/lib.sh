@@ -14,6 +14,8 @@ ECHO_MODULE=${ECHO_MODULE:-/usr/lib/nginx/modules/ngx_http_echo_module.so}
 PYTHON=${PYTHON:-$([ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)}
 # The pgsql collector is not under test here; its state must not decide readiness.
 AGENT_FLAGS=(--no-collector.pgsql)
+# HTTP_HOOKS=socket|syscall runs the agent on that set of hooks (tests/run-all.sh).
+[ -z "${HTTP_HOOKS:-}" ] || AGENT_FLAGS+=(--http.hooks="$HTTP_HOOKS")
 LIFETIME=300 # seconds any server we start may live at most
 
 T_PASS=0

@@ -57,6 +57,13 @@ int main(void)
 	CHECK(parse(&c, "--http.max-endpoints=0", NULL) == -EINVAL, "0 refused");
 	CHECK(parse(&c, "--http.max-endpoints=10001", NULL) == -EINVAL, "10001 refused");
 	CHECK(parse(&c, "--http.max-endpoints=-1", NULL) == -EINVAL, "negative refused");
+	CHECK(parse(&c, NULL, NULL) == 0 && c.http_hooks == HTTP_HOOKS_AUTO,
+	      "hooks: auto by default");
+	CHECK(parse(&c, "--http.hooks=socket", NULL) == 0 && c.http_hooks == HTTP_HOOKS_SOCKET,
+	      "hooks: socket");
+	CHECK(parse(&c, "--http.hooks=syscall", NULL) == 0 && c.http_hooks == HTTP_HOOKS_SYSCALL,
+	      "hooks: syscall");
+	CHECK(parse(&c, "--http.hooks=kprobe", NULL) == -EINVAL, "hooks: anything else refused");
 	CHECK(parse(&c, "--http.max-endpoints=12x", NULL) == -EINVAL, "trailing junk refused");
 	CHECK(parse(&c, "--http.duration-buckets=0.04,0.2", NULL) == 0 &&
 		  c.http_n_duration_buckets == 2 && c.http_duration_buckets[1] == 0.2,
