@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * HTTP/1.x server metrics from syscall tracepoints, for every process.
+ * HTTP/1.x server metrics for every process, on one of two sets of hooks that
+ * feed the same parser (user/http.c loads one, see --http.hooks):
  *
- * accept/accept4 (exit) a socket the process accepted: start tracking it
- * read-like (exit)      parse requests: method, endpoint, start time, size
- * write-like (exit)     parse responses: status, framing; on the last byte,
- *                       count the request into http_stats
- * close (enter)         finish a response that ends with the connection
+ * socket hooks (Linux 6.5+), state in the socket's own storage (http_socks):
+ *   inet_sock_set_state     a TCP handshake a server completed: watch it;
+ *                           the server closing it: end a close-framed response
+ *   sock_recv_length        a read on a socket: parse requests
+ *   sock_send_length        a write: parse responses; on the last byte, count
+ *                           the request into http_stats
+ * syscall hooks (any kernel), state in a hash by (process, fd) (http_conns):
+ *   accept/accept4 (exit), the nine read and write syscalls (exit), close (entry)
  *
- * Reads and writes are seen at syscall exit only: the syscall's arguments are
- * still in the registers it was entered with, so no program runs at entry and
- * nothing is carried from entry to exit. Everything is aggregated here, in
+ * Either way the bytes are found from the registers the syscall was entered
+ * with, so nothing runs at syscall entry. Everything is aggregated here, in
  * exact buckets; userspace only reads maps.
  */
 #include "vmlinux.h"
@@ -670,11 +673,12 @@ struct task_struct___io {
  */
 static __always_inline int io_args_of(struct pt_regs *regs, struct io_args *a)
 {
-	struct task_struct___io *task = (struct task_struct___io *)bpf_get_current_task();
+	/* A direct load through the BTF pointer: no helper call on this path. */
+	struct task_struct___io *task = (struct task_struct___io *)bpf_get_current_task_btf();
 	struct user_msghdr m;
 
 	a->kind = IO_NONE;
-	if (BPF_CORE_READ(task, flags) & (PF_KTHREAD | PF_IO_WORKER))
+	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
 		return 0;
 	switch (regs->orig_ax) {
 	case 0:	 /* read */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * HTTP/1.x collector, userspace side: loads bpf/http.bpf.c, then at each
- * scrape reads its maps (http_stats, http_endpoints, http_conns) and renders
- * the http_* families. Nothing here sees individual requests.
+ * HTTP/1.x collector, userspace side: loads bpf/http.bpf.c with the hooks this
+ * kernel allows (--http.hooks), then at each scrape reads its maps
+ * (http_stats, http_endpoints, and the live connections: the http_socks
+ * iterator or the http_conns hash) and renders the http_* families. Nothing
+ * here sees individual requests.
  */
 #include <errno.h>
 #include <math.h>
