@@ -63,15 +63,15 @@ $(OUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUT)/tests/unit
 
 unit-tests: $(UNIT_BINS)
 
-# The benchmarks' floors (scripts/bench-http.sh, scripts/bench-pgsql.sh): empty
-# programs on the collectors' tracepoints, loaded by small skeleton loaders.
-bench: $(OUT)/redscope $(OUT)/bench/floor $(OUT)/bench/pgfloor
+# The benchmarks' floor (scripts/bench-http.sh, scripts/bench-pgsql.sh): empty
+# programs on the collectors' hooks, loaded by a small skeleton loader.
+bench: $(OUT)/redscope $(OUT)/bench/floor
 
 $(OUT)/bench/%.bpf.o: tests/bench/%.bpf.c $(VMLINUX) | $(OUT)/bench
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUT)/bench/floor $(OUT)/bench/pgfloor: $(OUT)/bench/%: tests/bench/%.c $(OUT)/bench/%.skel.h
+$(OUT)/bench/floor: tests/bench/floor.c $(OUT)/bench/floor.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(OUT)/bench $< $(LDLIBS) -o $@
 

@@ -135,7 +135,7 @@ start_agent() {
 }
 
 start_floor() {
-	bounded "$ROOT/build/bench/floor" "$HOOKS" >"$TMP/floor.out"
+	bounded "$ROOT/build/bench/floor" --http="$HOOKS" >"$TMP/floor.out"
 	FLOOR_WRAP=$BG_WRAP
 	FLOOR_PID=$BG_PID
 	for i in $(seq 300); do

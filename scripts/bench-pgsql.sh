@@ -4,10 +4,10 @@
 # five setups:
 #   no agent;
 #   floor: empty programs on every hook redscope attaches with both collectors
-#     on (tests/bench/pgfloor.bpf.c: 9 programs with the HTTP collector's socket
+#     on (tests/bench/floor.bpf.c: 9 programs with the HTTP collector's socket
 #     hooks, 18 with its syscall hooks, whichever this kernel gets);
 #   redscope (defaults: HTTP and PostgreSQL collectors);
-#   floor --pgsql-only (the PostgreSQL collector's 6 hooks);
+#   floor, PostgreSQL hooks only (the PostgreSQL collector's 6 hooks);
 #   redscope --no-collector.http.
 # Then one more redscope run with kernel.bpf_stats_enabled=1 (restored after)
 # for the run time of each pgsql_* program; it is not one of the measured
@@ -42,8 +42,8 @@ cd "$ROOT"
 make -s bench >/dev/null
 # The floor carries the HTTP collector's hooks the agent picks on this kernel.
 check_out=$("$ROOT/build/redscope" --check --no-collector.pgsql 2>&1 || true)
-FLOOR_HTTP=
-grep -q 'http: socket hooks' <<<"$check_out" || FLOOR_HTTP=--http-syscall
+FLOOR_HTTP=--http=socket
+grep -q 'http: socket hooks' <<<"$check_out" || FLOOR_HTTP=--http=syscall
 # shellcheck source=../tests/integration/pg_lib.sh
 . tests/integration/pg_lib.sh
 export PGSSLMODE=disable
@@ -85,7 +85,7 @@ run_pgbench() {
 
 floor_start() {
 	local i
-	"$ROOT/build/bench/pgfloor" "$@" >"$PG_TMP/floor.out" 2>&1 &
+	"$ROOT/build/bench/floor" "$@" >"$PG_TMP/floor.out" 2>&1 &
 	FLOOR_PID=$!
 	for ((i = 0; i < 300; i++)); do
 		grep -q attached "$PG_TMP/floor.out" && return 0
@@ -118,7 +118,7 @@ run_setup() {
 	case $name in
 	none) tps=$(run_pgbench "$DURATION") ;;
 	floor | floor_pg)
-		if [[ $name == floor ]]; then floor_start $FLOOR_HTTP; else floor_start --pgsql-only; fi
+		if [[ $name == floor ]]; then floor_start --pgsql $FLOOR_HTTP; else floor_start --pgsql --http=none; fi
 		tps=$(run_pgbench "$DURATION")
 		floor_stop
 		;;
@@ -186,7 +186,7 @@ printf '\n%-40s %10s %8s\n' "setup (median of $ROUNDS)" "tps" "loss"
 row "no agent" none
 row "floor (empty progs, both collectors)" floor
 row "redscope (both collectors)" redscope
-row "floor --pgsql-only (6 empty progs)" floor_pg
+row "floor, PostgreSQL only (6 empty progs)" floor_pg
 row "redscope --no-collector.http" redscope_pg
 printf '\nrounds (tps): none %s; floor %s; redscope %s; floor_pg %s; redscope_pg %s\n' \
 	"${none[*]}" "${floor[*]}" "${redscope[*]}" "${floor_pg[*]}" "${redscope_pg[*]}"

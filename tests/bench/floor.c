@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Loads tests/bench/floor.bpf.c (empty programs on the HTTP collector's
- * hooks: socket, the default, or syscall), attaches them, says so on stdout,
- * and waits for SIGINT or SIGTERM. Used by scripts/bench-http.sh as the floor
- * to compare with.
+ * Loads tests/bench/floor.bpf.c, attaches the sets of empty programs asked
+ * for, says so on stdout, and waits for SIGINT or SIGTERM. The floor of
+ * scripts/bench-http.sh and scripts/bench-pgsql.sh.
+ *
+ *   floor [--http=socket|syscall|none] [--pgsql]    (default --http=socket)
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
@@ -18,17 +20,33 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, args);
 }
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
 int main(int argc, char **argv)
 {
-	const char *hooks = argc == 2 ? argv[1] : "socket", *prefix;
+	const char *http = "floor_http_sock_"; /* the HTTP set wanted, or NULL */
 	struct bpf_program *prog;
 	struct floor_bpf *skel;
+	bool pgsql = false;
 	sigset_t stop;
-	int err, sig, n = 0;
+	int err, sig, i, n = 0;
 
-	if (argc > 2 || (strcmp(hooks, "socket") && strcmp(hooks, "syscall"))) {
-		fprintf(stderr, "usage: floor [socket|syscall]\n");
-		return 2;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--pgsql"))
+			pgsql = true;
+		else if (!strcmp(argv[i], "--http=socket"))
+			http = "floor_http_sock_";
+		else if (!strcmp(argv[i], "--http=syscall"))
+			http = "floor_http_sys_";
+		else if (!strcmp(argv[i], "--http=none"))
+			http = NULL;
+		else {
+			fprintf(stderr, "usage: floor [--http=socket|syscall|none] [--pgsql]\n");
+			return 2;
+		}
 	}
 	libbpf_set_print(print_warnings);
 	/* Blocked before anything is attached: a signal in between is not lost. */
@@ -42,14 +60,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: cannot open: %s\n", strerror(errno));
 		return 1;
 	}
-	/* The set of hooks asked for: floor_sock_* or floor_sys_*. */
-	prefix = strcmp(hooks, "socket") ? "floor_sys_" : "floor_sock_";
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		if (strncmp(bpf_program__name(prog), prefix, strlen(prefix)))
-			bpf_program__set_autoload(prog, false);
-		else
+		const char *name = bpf_program__name(prog);
+
+		if ((pgsql && starts_with(name, "floor_pg_")) || (http && starts_with(name, http)))
 			n++;
+		else
+			bpf_program__set_autoload(prog, false);
 	}
 	err = floor_bpf__load(skel);
 	if (err) {
@@ -61,7 +79,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: cannot attach: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	printf("floor: %d empty programs attached (%s hooks)\n", n, hooks);
+	printf("floor: %d empty programs attached\n", n);
 	fflush(stdout);
 	if (sigwait(&stop, &sig))
 		err = -EINTR;
