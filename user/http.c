@@ -78,7 +78,6 @@ static bool is_socket_hook(struct bpf_program *prog)
 
 static int start(const struct config *cfg)
 {
-	bool has_socket_hooks = kernel_has_socket_hooks();
 	struct bpf_program *prog;
 	struct bpf_link *link;
 	int err;
@@ -98,12 +97,14 @@ static int start(const struct config *cfg)
 	skel->rodata->max_endpoints = cfg->http_max_endpoints;
 	skel->rodata->self_tgid = getpid();
 
-	/* One set of hooks or the other; the unused connection table shrinks. */
-	socket_hooks = cfg->http_hooks == HTTP_HOOKS_SOCKET ||
-		       (cfg->http_hooks == HTTP_HOOKS_AUTO && has_socket_hooks);
-	if (cfg->http_hooks == HTTP_HOOKS_SOCKET && !has_socket_hooks)
+	/* One set of hooks or the other; the unused connection table shrinks.
+	 * (vmlinux BTF is parsed only when the choice depends on it.) */
+	socket_hooks = cfg->http_hooks != HTTP_HOOKS_SYSCALL && kernel_has_socket_hooks();
+	if (cfg->http_hooks == HTTP_HOOKS_SOCKET && !socket_hooks) {
+		socket_hooks = true; /* as asked: attaching will say what is missing */
 		log_warn("http: --http.hooks=socket, but this kernel lacks the socket tracepoints "
 			 "or sendfile through sock_sendmsg (Linux 6.5+)");
+	}
 	bpf_object__for_each_program(prog, skel->obj)
 	    bpf_program__set_autoload(prog, is_socket_hook(prog) == socket_hooks);
 	if (socket_hooks)
@@ -124,8 +125,6 @@ static int start(const struct config *cfg)
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		const char *name = bpf_program__name(prog);
-
 		if (!bpf_program__autoload(prog))
 			continue;
 		if (prog == skel->progs.http_iter_socks) {
@@ -141,16 +140,8 @@ static int start(const struct config *cfg)
 		} else {
 			link = bpf_program__attach(prog);
 		}
-		if (!link) {
-			err = -errno;
-			log_warn("http: cannot attach %s (%s): %s", name,
-				 bpf_program__section_name(prog), strerror(-err));
-			self__program("http", name, false, true, strerror(-err));
-			continue;
-		}
-		if (nr_links < 32)
+		if (self__attached("http", prog, link) && nr_links < 32)
 			links[nr_links++] = link;
-		self__program("http", name, true, true, NULL);
 	}
 	if (socket_hooks)
 		self__map_counted("http_conns", count_conns);

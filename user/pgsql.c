@@ -638,24 +638,14 @@ static int start(const struct config *cfg)
 
 	bpf_object__for_each_program(prog, skel->obj)
 	{
-		const char *name = bpf_program__name(prog);
-
 		const char *sec = bpf_program__section_name(prog);
 
 		if (!strcmp(sec, "usdt") || !strncmp(sec, "uprobe", 6) ||
 		    !strncmp(sec, "uretprobe", 9))
 			continue; /* attached per server binary or TLS backend, when found */
-		link = bpf_program__attach(prog);
-		if (!link) {
-			err = -errno;
-			log_warn("pgsql: cannot attach %s (%s): %s", name,
-				 bpf_program__section_name(prog), strerror(-err));
-			self__program("pgsql", name, false, true, strerror(-err));
-			continue;
-		}
-		if (nr_tp_links < sizeof(tp_links) / sizeof(tp_links[0]))
+		link = self__attached("pgsql", prog, bpf_program__attach(prog));
+		if (link && nr_tp_links < sizeof(tp_links) / sizeof(tp_links[0]))
 			tp_links[nr_tp_links++] = link;
-		self__program("pgsql", name, true, true, NULL);
 	}
 	for (i = 0; i < NR_USDT; i++)
 		self__program("pgsql", usdt_probes[i].prog, false, false,

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "drops.h"
+#include "log.h"
 #include "self.h"
 
 #define MAX_PROGS      64
@@ -95,6 +96,22 @@ void self__collector(const char *name, int err)
 		snprintf(c->detail, sizeof(c->detail), "%s", err ? strerror(-err) : "");
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+struct bpf_link *self__attached(const char *collector, struct bpf_program *prog,
+				struct bpf_link *link)
+{
+	const char *name = bpf_program__name(prog);
+	int err = errno;
+
+	if (!link) {
+		log_warn("%s: cannot attach %s (%s): %s", collector, name,
+			 bpf_program__section_name(prog), strerror(err));
+		self__program(collector, name, false, true, strerror(err));
+		return NULL;
+	}
+	self__program(collector, name, true, true, NULL);
+	return link;
 }
 
 void self__map(const char *name, int map_fd, __u32 capacity)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
+#include <bpf/libbpf.h>
 #include "prom.h"
 
 /* A program (by its BPF function name, e.g. "http_enter_read") and whether it
@@ -13,6 +14,11 @@
  * not attached (NULL when attached). Calling again for the same name updates. */
 void self__program(const char *collector, const char *name, bool attached, bool required,
 		   const char *detail);
+/* The outcome of attaching a required program, link being what
+ * bpf_program__attach*() just returned: a failure is logged with errno, and
+ * either way the program is reported. Returns link. */
+struct bpf_link *self__attached(const char *collector, struct bpf_program *prog,
+				struct bpf_link *link);
 /* A map whose fill is exported as redscope_map_entries/redscope_map_capacity. */
 void self__map(const char *name, int map_fd, __u32 capacity);
 /* A map whose keys cannot be walked (socket storage): count() gives its
