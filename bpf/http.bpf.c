@@ -32,6 +32,7 @@
 struct task_struct___rs {
 	struct task_struct___rs *group_leader;
 	char comm[16];
+	unsigned int flags;
 } __attribute__((preserve_access_index));
 
 /* Set by userspace before load; bounds in nanoseconds and bytes. */
@@ -659,11 +660,6 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 #define PF_IO_WORKER 0x00000010
 #define PF_KTHREAD   0x00200000
 
-/* Only the fields we read (see task_struct___rs). */
-struct task_struct___io {
-	unsigned int flags;
-} __attribute__((preserve_access_index));
-
 /*
  * Where the bytes of the current read or write are in user memory: the
  * syscall that carries it, its arguments read back from the registers it was
@@ -674,7 +670,7 @@ struct task_struct___io {
 static __always_inline int io_args_of(struct pt_regs *regs, struct io_args *a)
 {
 	/* A direct load through the BTF pointer: no helper call on this path. */
-	struct task_struct___io *task = (struct task_struct___io *)bpf_get_current_task_btf();
+	struct task_struct___rs *task = (struct task_struct___rs *)bpf_get_current_task_btf();
 	struct user_msghdr m;
 
 	a->kind = IO_NONE;
