@@ -105,6 +105,23 @@ struct {
 	__type(value, struct http_stats);
 } http_stats SEC(".maps");
 
+/*
+ * The first home of a series' counts: a per-CPU table direct-mapped by a hash
+ * of the series key, each slot claimed for good by the first series to land
+ * there. A series whose slot another one holds counts in http_stats instead;
+ * userspace adds both up per key. Why: a slot here is found in one load, an
+ * http_stats entry in three dependent ones, on every request. Only programs
+ * in task context use it (they never interrupt one another on a CPU), so a
+ * claim is never torn; the state tracepoint, which may run in softirq, counts
+ * into http_stats.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTP_HOT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct http_hot);
+} http_hot SEC(".maps");
+
 /* Per-CPU room for what does not fit the 512-byte stack. */
 struct scratch {
 	char buf[HTTP_WINDOW];
@@ -296,27 +313,48 @@ static __always_inline __u32 load_window(const struct io_args *a, __u64 off, __u
 
 /* ---- counting a finished request -------------------------------------------- */
 
+static __always_inline struct http_stats *stats_of(struct http_stats_key *key, int task_ctx)
+{
+	struct http_stats *st;
+	struct http_hot *hot;
+	struct zeroes *z;
+	__u32 slot;
+
+	if (task_ctx) {
+		slot = http_hot_slot(key);
+		hot = bpf_map_lookup_elem(&http_hot, &slot);
+		if (hot) {
+			if (!hot->key.endpoint_id)
+				hot->key = *key;
+			if (hot->key.endpoint_id == key->endpoint_id &&
+			    hot->key.method == key->method && hot->key.status == key->status)
+				return &hot->st;
+		}
+	}
+	st = bpf_map_lookup_elem(&http_stats, key);
+	if (st)
+		return st;
+	z = zeroes();
+	if (!z)
+		return 0;
+	bpf_map_update_elem(&http_stats, key, &z->stats, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&http_stats, key);
+	if (!st)
+		drop(DROP_MAP_FULL);
+	return st;
+}
+
 static __always_inline void record(const struct http_req *req, __u16 status, __u64 end_ns,
-				   __u64 resp_bytes)
+				   __u64 resp_bytes, int task_ctx)
 {
 	struct http_stats_key key = {
 	    .endpoint_id = req->endpoint_id, .method = req->method, .status = status};
 	struct http_stats *st;
-	struct zeroes *z;
 	__u64 dur;
 
-	st = bpf_map_lookup_elem(&http_stats, &key);
-	if (!st) {
-		z = zeroes();
-		if (!z)
-			return;
-		bpf_map_update_elem(&http_stats, &key, &z->stats, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&http_stats, &key);
-		if (!st) {
-			drop(DROP_MAP_FULL);
-			return;
-		}
-	}
+	st = stats_of(&key, task_ctx);
+	if (!st)
+		return;
 	dur = end_ns > req->start_ns ? end_ns - req->start_ns : 0;
 	st->dur[bucket(0, dur)]++;
 	st->dur_sum_ns += dur;
@@ -326,13 +364,14 @@ static __always_inline void record(const struct http_req *req, __u16 status, __u
 	st->resp_bytes_sum += resp_bytes;
 }
 
-/* The oldest request's response is complete: count it and dequeue it. */
-static __always_inline void complete_head(struct http_conn *c)
+/* The oldest request's response is complete: count it and dequeue it.
+ * task_ctx: called from a read or write (see http_hot). */
+static __always_inline void complete_head(struct http_conn *c, int task_ctx)
 {
 	struct http_req *req = &c->q[c->head & (HTTP_PIPELINE - 1)];
 
 	if (req->endpoint_id) /* 0: its endpoint could not be stored, already a drop */
-		record(req, c->status, c->last_write_ns, c->resp_bytes);
+		record(req, c->status, c->last_write_ns, c->resp_bytes, task_ctx);
 	c->head = (c->head + 1) & (HTTP_PIPELINE - 1);
 	c->count--;
 	/* Back to slot 0 when empty: a connection that does not pipeline then
@@ -450,7 +489,7 @@ static __always_inline __u64 start_request(struct http_conn *c, struct scratch *
 	 * request on a connection that does not pipeline. */
 	if (c->count == 1 && c->status &&
 	    (c->resp_mode == RESP_UNKNOWN || c->resp_mode == RESP_CHUNKED))
-		complete_head(c);
+		complete_head(c, 1);
 
 	if (c->count >= HTTP_PIPELINE) {
 		drop(DROP_QUEUE_FULL);
@@ -641,14 +680,14 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 		c->resp_bytes += need;
 		w->off += need;
 		c->last_write_ns = walk_now(w);
-		complete_head(c);
+		complete_head(c, 1);
 		return 0;
 	}
 	/* Chunked, or ending with the connection: any write may be the last. */
 	c->resp_bytes += take;
 	c->last_write_ns = walk_now(w);
 	if (c->resp_mode == RESP_CHUNKED && ends_last_chunk(&w->a, w->total, s))
-		complete_head(c);
+		complete_head(c, 1);
 	return 1;
 }
 
@@ -709,8 +748,25 @@ static __always_inline struct pt_regs *syscall_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/*
+ * Whether ret more bytes on c need looking at, or only counting: a body of
+ * known length (or of a response that ends with the connection) is counted
+ * without finding its bytes, unless this read or write runs past its end.
+ */
+static __always_inline int needs_bytes(const struct http_conn *c, int ret, int is_write)
+{
+	if (is_write) {
+		if (c->resp_mode == RESP_UNKNOWN)
+			return 0;
+		return c->resp_mode != RESP_LENGTH || ret > c->resp_expected - c->resp_bytes;
+	}
+	if (c->req_state == REQ_UNKNOWN)
+		return 0;
+	return c->req_state != REQ_BODY || ret > c->req_remaining;
+}
+
 /* ret bytes read from (or written to) watched connection c, within the
- * syscall whose registers are regs. */
+ * syscall whose registers are regs (0: fetch them only if the bytes are needed). */
 static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int ret, int is_write)
 {
 	struct task_struct___rs *task;
@@ -728,12 +784,16 @@ static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int 
 		task = (struct task_struct___rs *)bpf_get_current_task();
 		BPF_CORE_READ_STR_INTO(&c->service, task, group_leader, comm);
 	}
-	if (io_args_of(regs, &w.a))
-		return 0;
-	if (!is_write && w.a.kind == IO_NONE &&
-	    (c->req_state == REQ_IDLE || c->req_state == REQ_HEADERS)) {
-		drop(DROP_READ_FAILED); /* request bytes we cannot read */
-		return 0;
+	w.a.kind = IO_NONE;
+	if (needs_bytes(c, ret, is_write)) {
+		if (!regs)
+			regs = syscall_regs();
+		if (io_args_of(regs, &w.a))
+			return 0;
+		if (!is_write && w.a.kind == IO_NONE) {
+			drop(DROP_READ_FAILED); /* request bytes we cannot read */
+			return 0;
+		}
 	}
 	w.total = ret;
 	for (r = 0; r < HTTP_PER_BUFFER; r++) {
@@ -755,7 +815,7 @@ static __always_inline void on_close(struct http_conn *c)
 	/* Cut short (fewer bytes than its length said): it ends now. */
 	if (c->resp_mode == RESP_LENGTH)
 		c->last_write_ns = bpf_ktime_get_ns();
-	complete_head(c);
+	complete_head(c, 0);
 }
 
 /* ---- socket hooks (Linux 6.5 and later) ----------------------------------------- */
@@ -788,7 +848,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int i
 			return 0;
 		}
 	}
-	return on_io(c, syscall_regs(), ret, is_write);
+	return on_io(c, 0, ret, is_write);
 }
 
 SEC("tp_btf/sock_recv_length")

@@ -64,6 +64,20 @@ struct http_stats {
 	__u64 resp_bytes[HIST_SLOTS];
 };
 
+/* http_hot (per-CPU): a series' counts, in the slot its key hashes to. */
+#define HTTP_HOT_SLOTS 256 /* power of 2 */
+struct http_hot {
+	struct http_stats_key key; /* endpoint_id 0: a free slot */
+	struct http_stats st;
+};
+
+static inline __u32 http_hot_slot(const struct http_stats_key *k)
+{
+	__u64 v = (__u64)k->endpoint_id | (__u64)k->method << 32 | (__u64)k->status << 48;
+
+	return (v * 0x9e3779b97f4a7c15ULL) >> 56; /* HTTP_HOT_SLOTS */
+}
+
 /* http_conns (syscall hooks): one accepted socket, keyed by (tgid, fd). */
 struct http_conn_key {
 	__u32 tgid;
@@ -119,6 +133,7 @@ struct http_conn {
 _Static_assert(sizeof(struct http_ep_key) == 112, "http_ep_key layout");
 _Static_assert(sizeof(struct http_stats_key) == 8, "http_stats_key layout");
 _Static_assert(sizeof(struct http_stats) == 24 + 3 * 8 * HIST_SLOTS, "http_stats layout");
+_Static_assert(HTTP_HOT_SLOTS == 256, "http_hot_slot takes the top 8 bits");
 _Static_assert(sizeof(struct http_req) == 24, "http_req layout");
 _Static_assert(sizeof(struct http_conn) == 56 + 24 * HTTP_PIPELINE, "http_conn layout");
 

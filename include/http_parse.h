@@ -290,22 +290,12 @@ static __always_inline __u64 http_has_lf(__u64 w)
 	return (v - HTTP_ONES) & ~v & HTTP_HIGHS;
 }
 
-/* Index of the lowest flagged byte of a non-zero http_has_lf() result. */
+/* Index of the lowest flagged byte of a non-zero http_has_lf() result: the
+ * lowest flag, moved to bit 0 of its byte, times bytes 7..0 puts the byte's
+ * index in the top byte (no branches, which cost more than the multiply). */
 static __always_inline __u32 http_lowest_byte(__u64 t)
 {
-	__u32 i = 0;
-
-	if (!(t & 0xffffffffULL)) {
-		i += 4;
-		t >>= 32;
-	}
-	if (!(t & 0xffff)) {
-		i += 2;
-		t >>= 16;
-	}
-	if (!(t & 0xff))
-		i += 1;
-	return i;
+	return (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56;
 }
 
 /* ---- path key ---------------------------------------------------------------- */

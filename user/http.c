@@ -205,22 +205,17 @@ static struct endpoint *read_endpoints(size_t *count)
 	return eps;
 }
 
-static void sum_cpus(struct http_stats *dst, const struct http_stats *percpu, int ncpu)
+static void add_stats(struct http_stats *dst, const struct http_stats *s)
 {
-	int c, i;
+	int i;
 
-	memset(dst, 0, sizeof(*dst));
-	for (c = 0; c < ncpu; c++) {
-		const struct http_stats *s = &percpu[c];
-
-		dst->dur_sum_ns += s->dur_sum_ns;
-		dst->req_bytes_sum += s->req_bytes_sum;
-		dst->resp_bytes_sum += s->resp_bytes_sum;
-		for (i = 0; i < HIST_SLOTS; i++) {
-			dst->dur[i] += s->dur[i];
-			dst->req_bytes[i] += s->req_bytes[i];
-			dst->resp_bytes[i] += s->resp_bytes[i];
-		}
+	dst->dur_sum_ns += s->dur_sum_ns;
+	dst->req_bytes_sum += s->req_bytes_sum;
+	dst->resp_bytes_sum += s->resp_bytes_sum;
+	for (i = 0; i < HIST_SLOTS; i++) {
+		dst->dur[i] += s->dur[i];
+		dst->req_bytes[i] += s->req_bytes[i];
+		dst->resp_bytes[i] += s->resp_bytes[i];
 	}
 }
 
@@ -239,44 +234,125 @@ static int cmp_series(const void *a, const void *b)
 	return r;
 }
 
-static struct series *read_series(const struct endpoint *eps, size_t neps, size_t *count)
+static int cmp_part(const void *a, const void *b)
 {
-	int fd = bpf_map__fd(skel->maps.http_stats), ncpu = libbpf_num_possible_cpus();
-	struct http_stats_key key, next, *prev = NULL;
-	struct series *rows = NULL, *tmp;
-	struct http_stats *percpu;
-	struct endpoint probe;
-	size_t n = 0, cap = 0;
+	const struct http_stats_key *x = &((const struct http_hot *)a)->key;
+	const struct http_stats_key *y = &((const struct http_hot *)b)->key;
 
-	percpu = calloc(ncpu, sizeof(*percpu)); /* sizeof is a multiple of 8 */
-	if (!percpu)
-		return NULL;
+	if (x->endpoint_id != y->endpoint_id)
+		return x->endpoint_id < y->endpoint_id ? -1 : 1;
+	if (x->method != y->method)
+		return (int)x->method - (int)y->method;
+	return (int)x->status - (int)y->status;
+}
+
+/* Counts of series from each place they sit (an http_hot slot on one CPU, or
+ * an http_stats entry), before they are added up per series. */
+struct parts {
+	struct http_hot *v;
+	size_t n, cap;
+};
+
+static struct http_hot *new_part(struct parts *ps, const struct http_stats_key *key)
+{
+	struct http_hot *tmp;
+
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 256;
+		tmp = realloc(ps->v, ps->cap * sizeof(*tmp));
+		if (!tmp)
+			return NULL;
+		ps->v = tmp;
+	}
+	memset(&ps->v[ps->n], 0, sizeof(ps->v[ps->n]));
+	ps->v[ps->n].key = *key;
+	return &ps->v[ps->n++];
+}
+
+/* Every series' counts: a series may sit in http_hot on several CPUs and in
+ * http_stats too (see bpf/http.bpf.c), so the places are summed per key. */
+static int read_parts(struct parts *ps)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int hot_fd = bpf_map__fd(skel->maps.http_hot), fd = bpf_map__fd(skel->maps.http_stats);
+	struct http_stats_key key, next, *prev = NULL;
+	struct http_stats *percpu = NULL;
+	struct http_hot *hot;
+	struct http_hot *pt;
+	__u32 slot;
+	int c, err = -ENOMEM;
+
+	/* sizeof both is a multiple of 8, as per-CPU values need */
+	hot = calloc(ncpu, sizeof(*hot));
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!hot || !percpu)
+		goto out;
+	for (slot = 0; slot < HTTP_HOT_SLOTS; slot++) {
+		if (bpf_map_lookup_elem(hot_fd, &slot, hot))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			if (!hot[c].key.endpoint_id)
+				continue;
+			if (!(pt = new_part(ps, &hot[c].key)))
+				goto out;
+			pt->st = hot[c].st;
+		}
+	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, percpu))
 			continue;
-		probe.id = key.endpoint_id;
-		const struct endpoint *ep =
-		    bsearch(&probe, eps, neps, sizeof(*eps), cmp_endpoint_id);
-		if (!ep || key.method >= HTTP_M__MAX)
+		if (!(pt = new_part(ps, &key)))
+			goto out;
+		for (c = 0; c < ncpu; c++)
+			add_stats(&pt->st, &percpu[c]);
+	}
+	err = 0;
+out:
+	free(hot);
+	free(percpu);
+	return err;
+}
+
+static struct series *read_series(const struct endpoint *eps, size_t neps, size_t *count)
+{
+	struct parts ps = {0};
+	struct series *rows = NULL;
+	const struct endpoint *ep;
+	struct endpoint probe;
+	size_t i, n = 0;
+
+	*count = 0;
+	if (read_parts(&ps) || !ps.n)
+		goto out;
+	qsort(ps.v, ps.n, sizeof(*ps.v), cmp_part);
+	rows = calloc(ps.n, sizeof(*rows));
+	if (!rows)
+		goto out;
+	for (i = 0; i < ps.n; i++) {
+		const struct http_stats_key *k = &ps.v[i].key;
+
+		if (i && !cmp_part(&ps.v[i - 1], &ps.v[i])) { /* the same series again */
+			if (n && rows[n - 1].method == k->method && rows[n - 1].status == k->status &&
+			    rows[n - 1].ep->id == k->endpoint_id)
+				add_stats(&rows[n - 1].st, &ps.v[i].st);
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(rows, cap * sizeof(*rows));
-			if (!tmp)
-				break;
-			rows = tmp;
 		}
+		probe.id = k->endpoint_id;
+		ep = bsearch(&probe, eps, neps, sizeof(*eps), cmp_endpoint_id);
+		if (!ep || k->method >= HTTP_M__MAX)
+			continue;
 		rows[n].ep = ep;
-		rows[n].method = key.method;
-		rows[n].status = key.status;
-		sum_cpus(&rows[n].st, percpu, ncpu);
+		rows[n].method = k->method;
+		rows[n].status = k->status;
+		rows[n].st = ps.v[i].st;
 		n++;
 	}
-	free(percpu);
 	qsort(rows, n, sizeof(*rows), cmp_series);
 	*count = n;
+out:
+	free(ps.v);
 	return rows;
 }
 

@@ -309,8 +309,36 @@ static void test_path_keys(void)
 	      "ids are told apart by the key (normalization folds them afterwards)");
 }
 
+/* Every position of the first LF in a word, with and without LFs and
+ * look-alike bytes (0x0b, which the borrow can flag) above it. */
+static void test_lowest_lf(void)
+{
+	unsigned char b[8];
+	__u64 w;
+	int pos, bad = 0, j;
+
+	for (pos = 0; pos < 8; pos++) {
+		for (j = 0; j < 3; j++) {
+			memset(b, 'a', sizeof(b));
+			b[pos] = '\n';
+			if (j == 1)
+				memset(b + pos + 1, '\n', 7 - pos);
+			if (j == 2)
+				memset(b + pos + 1, 0x0b, 7 - pos);
+			memcpy(&w, b, sizeof(w));
+			if (!http_has_lf(w) || http_lowest_byte(http_has_lf(w)) != (__u32)pos)
+				bad++;
+		}
+	}
+	CHECK(bad == 0, "the first LF of a word found at each of its 8 bytes");
+	memset(b, 'a', sizeof(b));
+	memcpy(&w, b, sizeof(w));
+	CHECK(!http_has_lf(w), "a word without LF has no flag");
+}
+
 int main(void)
 {
+	test_lowest_lf();
 	test_methods();
 	test_endpoints();
 	test_head();
