@@ -838,7 +838,9 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int i
 
 	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
-	c = bpf_sk_storage_get(&http_socks, sk, 0, 0);
+	/* Most sockets carry no storage at all (clients, other protocols): one
+	 * load says so, where the helper call costs more. */
+	c = sk->sk_bpf_storage ? bpf_sk_storage_get(&http_socks, sk, 0, 0) : 0;
 	if (!c) {
 		if (is_write || !unix_server(sk))
 			return 0;
