@@ -8,7 +8,8 @@
 #
 # Throughput here drifts by tens of percent over tens of seconds, whatever
 # runs, so besides the medians of each setup it prints the median of each
-# round's own losses (each setup against the no-agent run just before it).
+# round's own losses (each setup against the same round's no-agent run; every
+# other round runs its setups in reverse order, so a steady drift cancels).
 #
 #   scripts/bench-http.sh [SECONDS_PER_RUN [ROUNDS]]     (default 10 3)
 #   BENCH_PROFILE=1 scripts/bench-http.sh   adds one run of the floor and one of
@@ -154,13 +155,14 @@ hz=$(getconf CLK_TCK)
 
 echo "bench: nginx on CPU 0, wrk -t1 -c32 -d${DURATION}s on CPU 1, $ROUNDS rounds, $HOOKS hooks" >&2
 run_wrk 2 >/dev/null # warm up nginx and the page cache
-for r in $(seq "$ROUNDS"); do
-	none+=("$(run_wrk "$DURATION")")
-
+run_none() { none+=("$(run_wrk "$DURATION")"); }
+run_floor() {
 	start_floor
 	floor+=("$(run_wrk "$DURATION")")
 	stop_wrapper "$FLOOR_WRAP"
-
+}
+run_agent() {
+	local t0 c0 h
 	start_agent
 	t0=$(now_ns)
 	c0=$(cpu_ticks "$AGENT_PID")
@@ -175,6 +177,20 @@ for r in $(seq "$ROUNDS"); do
 	counted=$((counted + $(awk '/^http_requests_total\{/ && /endpoint="\/index.html"/ {s += $2} END {print s + 0}' "$TMP/metrics")))
 	wrk_total=$((wrk_total + $(cat "$TMP/wrk.total")))
 	stop_wrapper "$AGENT_WRAP"
+}
+
+for r in $(seq "$ROUNDS"); do
+	# Every other round in reverse order, so that a steady drift of the
+	# machine's speed favours neither end of the round.
+	if [ $((r % 2)) = 1 ]; then
+		run_none
+		run_floor
+		run_agent
+	else
+		run_agent
+		run_floor
+		run_none
+	fi
 	echo "bench: round $r: none ${none[-1]}, floor ${floor[-1]}, redscope ${agent[-1]} req/s" >&2
 	floor_loss+=("$(awk -v a="${floor[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
 	agent_loss+=("$(awk -v a="${agent[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
