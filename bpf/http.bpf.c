@@ -907,6 +907,21 @@ int http_iter_socks(struct bpf_iter__bpf_sk_storage_map *ctx)
 
 /* ---- syscall hooks (older kernels) ---------------------------------------------- */
 
+/*
+ * One bit per process (by tgid, folded to 65536 bits) that has accepted a
+ * connection since the agent started: every other process's reads, writes
+ * and closes, most of a host's, end after one load instead of a missed
+ * http_conns lookup. Bits are never cleared; a folded or reused tgid only
+ * means the lookup is made.
+ */
+#define HTTP_ACCEPTOR_WORDS 1024
+__u64 http_acceptors[HTTP_ACCEPTOR_WORDS];
+
+static __always_inline int is_acceptor(__u32 tgid)
+{
+	return (http_acceptors[(tgid >> 6) & (HTTP_ACCEPTOR_WORDS - 1)] >> (tgid & 63)) & 1;
+}
+
 static __always_inline int on_accept(long ret)
 {
 	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ret};
@@ -914,6 +929,9 @@ static __always_inline int on_accept(long ret)
 
 	if (ret < 0 || key.tgid == self_tgid)
 		return 0;
+	if (!is_acceptor(key.tgid))
+		__sync_fetch_and_or(&http_acceptors[(key.tgid >> 6) & (HTTP_ACCEPTOR_WORDS - 1)],
+				    1ULL << (key.tgid & 63));
 	z = zeroes();
 	if (!z)
 		return 0;
@@ -932,8 +950,10 @@ static __always_inline int exit_io(long ret, int is_write)
 
 	if (ret <= 0) /* errors and EAGAIN: nothing was transferred */
 		return 0;
-	regs = syscall_regs();
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!is_acceptor(key.tgid))
+		return 0;
+	regs = syscall_regs();
 	key.fd = PT_REGS_PARM1_SYSCALL(regs);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
@@ -975,8 +995,11 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int http_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
-	struct http_conn *c = bpf_map_lookup_elem(&http_conns, &key);
+	struct http_conn *c;
 
+	if (!is_acceptor(key.tgid))
+		return 0;
+	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
 		return 0;
 	on_close(c);
