@@ -706,10 +706,9 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
  * threads move bytes we cannot see: IO_NONE. Returns -1 when the msghdr cannot
  * be read.
  */
-static __always_inline int io_args_of(struct pt_regs *regs, struct io_args *a)
+static __always_inline int io_args_of(struct task_struct___rs *task, struct pt_regs *regs,
+				      struct io_args *a)
 {
-	/* A direct load through the BTF pointer: no helper call on this path. */
-	struct task_struct___rs *task = (struct task_struct___rs *)bpf_get_current_task_btf();
 	struct user_msghdr m;
 
 	a->kind = IO_NONE;
@@ -786,9 +785,11 @@ static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int 
 	}
 	w.a.kind = IO_NONE;
 	if (needs_bytes(c, ret, is_write)) {
+		/* One task pointer for both: its flags are a direct load through it. */
+		task = (struct task_struct___rs *)bpf_get_current_task_btf();
 		if (!regs)
-			regs = syscall_regs();
-		if (io_args_of(regs, &w.a))
+			regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)task);
+		if (io_args_of(task, regs, &w.a))
 			return 0;
 		if (!is_write && w.a.kind == IO_NONE) {
 			drop(DROP_READ_FAILED); /* request bytes we cannot read */
