@@ -797,7 +797,7 @@ static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int 
 		}
 	}
 	w.total = ret;
-	for (r = 0; r < HTTP_PER_BUFFER; r++) {
+	for (r = 0; r < HTTP_PER_BUFFER && w.off < w.total; r++) {
 		if (is_write ? http_write_one(&w, c) : http_read_one(&w, c))
 			return 0;
 	}

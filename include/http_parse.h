@@ -22,6 +22,26 @@
 
 #include "bpf_loop_user.h"
 
+/*
+ * The 8 bytes at b[i & HTTP_MASK], little-endian. The window must have 8
+ * readable bytes past its end (in BPF the scratch struct continues after the
+ * buffer); bytes at or past n are stale and every caller bounds what it uses.
+ */
+static __always_inline __u64 http_word(const char *b, __u32 i)
+{
+#ifdef __bpf__
+	/* One 8-byte load: clang would split an unaligned memcpy into eight byte
+	 * loads, and the verifier allows unaligned loads from map values on
+	 * architectures that handle them (x86, arm64). */
+	return *(const __u64 *)(b + (i & HTTP_MASK));
+#else
+	__u64 w;
+
+	__builtin_memcpy(&w, b + (i & HTTP_MASK), sizeof(w));
+	return w;
+#endif
+}
+
 static __always_inline int http_is_hex(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -42,7 +62,7 @@ static __always_inline int http_is_hex(unsigned char c)
  */
 static __always_inline int http_parse_method(const char *b, __u32 n, __u32 *target)
 {
-	__u64 w = 0;
+	__u64 w;
 	__u32 i, sp = 0;
 	unsigned char c;
 
@@ -67,8 +87,7 @@ static __always_inline int http_parse_method(const char *b, __u32 n, __u32 *targ
 	/* Compare the method and its space as one word: no branch depends on the
 	 * method's length, which keeps the verifier's work flat. Bytes past the
 	 * space may be stale but are masked off. */
-	for (i = 0; i < 8; i++)
-		w |= (__u64)HB(b, i) << (8 * i);
+	w = http_word(b, 0);
 	if ((w & 0xffffffffULL) == HTTP_W4('G', 'E', 'T', ' '))
 		return HTTP_M_GET;
 	if ((w & 0xffffffffULL) == HTTP_W4('P', 'U', 'T', ' '))
@@ -258,26 +277,6 @@ struct http_head {
 	__u8 chunked;	      /* Transfer-Encoding present: length unknown */
 };
 
-/*
- * The 8 bytes at b[i & HTTP_MASK], little-endian. The window must have 8
- * readable bytes past its end (in BPF the scratch struct continues after the
- * buffer); bytes at or past n are stale and every caller bounds what it uses.
- */
-static __always_inline __u64 http_word(const char *b, __u32 i)
-{
-#ifdef __bpf__
-	/* One 8-byte load: clang would split an unaligned memcpy into eight byte
-	 * loads, and the verifier allows unaligned loads from map values on
-	 * architectures that handle them (x86, arm64). */
-	return *(const __u64 *)(b + (i & HTTP_MASK));
-#else
-	__u64 w;
-
-	__builtin_memcpy(&w, b + (i & HTTP_MASK), sizeof(w));
-	return w;
-#endif
-}
-
 #define HTTP_ONES  0x0101010101010101ULL
 #define HTTP_HIGHS 0x8080808080808080ULL
 #define HTTP_LOWER 0x2020202020202020ULL /* ORed in: ASCII letters to lower case */
@@ -407,7 +406,8 @@ static long http_head_step(__u32 k, void *arg)
 				h->end = p;
 			return 1;
 		}
-		if (!h->first)
+		/* Only a line starting with C or T can be one of the two we need. */
+		if (!h->first && (((w | 0x20) & 0xff) == 'c' || ((w | 0x20) & 0xff) == 't'))
 			http_header_line(x->b, p, h);
 		h->first = 0;
 	}
