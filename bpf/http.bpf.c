@@ -918,9 +918,14 @@ int http_iter_socks(struct bpf_iter__bpf_sk_storage_map *ctx)
 #define HTTP_ACCEPTOR_WORDS 1024
 __u64 http_acceptors[HTTP_ACCEPTOR_WORDS];
 
+static __always_inline __u64 *acceptor_word(__u32 tgid)
+{
+	return &http_acceptors[(tgid >> 6) & (HTTP_ACCEPTOR_WORDS - 1)];
+}
+
 static __always_inline int is_acceptor(__u32 tgid)
 {
-	return (http_acceptors[(tgid >> 6) & (HTTP_ACCEPTOR_WORDS - 1)] >> (tgid & 63)) & 1;
+	return (*acceptor_word(tgid) >> (tgid & 63)) & 1;
 }
 
 static __always_inline int on_accept(long ret)
@@ -930,9 +935,8 @@ static __always_inline int on_accept(long ret)
 
 	if (ret < 0 || key.tgid == self_tgid)
 		return 0;
-	if (!is_acceptor(key.tgid))
-		__sync_fetch_and_or(&http_acceptors[(key.tgid >> 6) & (HTTP_ACCEPTOR_WORDS - 1)],
-				    1ULL << (key.tgid & 63));
+	if (!is_acceptor(key.tgid)) /* the atomic only once per process */
+		__sync_fetch_and_or(acceptor_word(key.tgid), 1ULL << (key.tgid & 63));
 	z = zeroes();
 	if (!z)
 		return 0;
