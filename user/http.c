@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "collector.h"
+#include "grow.h"
 #include "drops.h"
 #include "http.h"
 #include "http.skel.h"
@@ -186,13 +187,10 @@ static struct endpoint *read_endpoints(size_t *count)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &id))
 			continue; /* deleted meanwhile */
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(eps, cap * sizeof(*eps));
-			if (!tmp)
-				break;
-			eps = tmp;
-		}
+		tmp = grow_array(eps, n, &cap, sizeof(*eps));
+		if (!tmp)
+			break;
+		eps = tmp;
 		eps[n].id = id;
 		memcpy(eps[n].service, key.service, HTTP_SERVICE_LEN);
 		eps[n].service[HTTP_SERVICE_LEN] = 0;
@@ -255,15 +253,11 @@ struct parts {
 
 static struct http_hot *new_part(struct parts *ps, const struct http_stats_key *key)
 {
-	struct http_hot *tmp;
+	struct http_hot *tmp = grow_array(ps->v, ps->n, &ps->cap, sizeof(*tmp));
 
-	if (ps->n == ps->cap) {
-		ps->cap = ps->cap ? ps->cap * 2 : 256;
-		tmp = realloc(ps->v, ps->cap * sizeof(*tmp));
-		if (!tmp)
-			return NULL;
-		ps->v = tmp;
-	}
+	if (!tmp)
+		return NULL;
+	ps->v = tmp;
 	memset(&ps->v[ps->n], 0, sizeof(ps->v[ps->n]));
 	ps->v[ps->n].key = *key;
 	return &ps->v[ps->n++];
@@ -434,13 +428,10 @@ static struct http_inflight *read_conns(size_t *count)
 	if (socket_hooks && fd < 0)
 		return NULL;
 	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(recs, cap * sizeof(*recs));
-			if (!tmp)
-				break;
-			recs = tmp;
-		}
+		tmp = grow_array(recs, n, &cap, sizeof(*recs));
+		if (!tmp)
+			break;
+		recs = tmp;
 		if (socket_hooks) {
 			if (read(fd, &recs[n], sizeof(*recs)) != (ssize_t)sizeof(*recs))
 				break;
@@ -482,13 +473,10 @@ static void render_in_progress(struct prom *p)
 	while (bpf_map_get_next_key(sfd, sprev, snext) == 0) {
 		memcpy(skey, snext, sizeof(skey));
 		sprev = skey;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			tmp = realloc(g, cap * sizeof(*g));
-			if (!tmp)
-				break;
-			g = tmp;
-		}
+		tmp = grow_array(g, n, &cap, sizeof(*g));
+		if (!tmp)
+			break;
+		g = tmp;
 		memcpy(g[n].service, skey, HTTP_SERVICE_LEN);
 		g[n].service[HTTP_SERVICE_LEN] = 0;
 		g[n].in_progress = 0;
@@ -578,13 +566,10 @@ static void tick(void)
 		prev = &key;
 		if (!process_gone(key.tgid))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(dead, cap * sizeof(*dead));
-			if (!tmp)
-				break;
-			dead = tmp;
-		}
+		tmp = grow_array(dead, n, &cap, sizeof(*dead));
+		if (!tmp)
+			break;
+		dead = tmp;
 		dead[n++] = key;
 	}
 	for (i = 0; i < n; i++)

@@ -28,6 +28,7 @@
 #include <pg_query.h>
 
 #include "collector.h"
+#include "grow.h"
 #include "drops.h"
 #include "links.h"
 #include "log.h"
@@ -578,13 +579,10 @@ static void discover(void)
 		if (!has_pg_title(pid, title, sizeof(title)) ||
 		    proc_stat(pid, &ppid, comm, sizeof(comm)))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(procs, cap * sizeof(*procs));
-			if (!tmp)
-				break;
-			procs = tmp;
-		}
+		tmp = grow_array(procs, n, &cap, sizeof(*procs));
+		if (!tmp)
+			break;
+		procs = tmp;
 		procs[n].pid = pid;
 		procs[n].ppid = ppid;
 		snprintf(procs[n].title, sizeof(procs[n].title), "%s", title);
@@ -775,12 +773,8 @@ static int cmp_row(const void *a, const void *b)
 
 static struct row *grow(struct row *rows, size_t n, size_t *cap)
 {
-	struct row *tmp;
+	struct row *tmp = grow_array(rows, n, cap, sizeof(*rows));
 
-	if (n < *cap)
-		return rows;
-	*cap = *cap ? *cap * 2 : 64;
-	tmp = realloc(rows, *cap * sizeof(*rows));
 	if (!tmp)
 		free(rows);
 	return tmp;
@@ -985,13 +979,10 @@ static struct active *active_add(struct active *a, size_t *n, size_t *cap, const
 			return a;
 		}
 	}
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		tmp = realloc(a, *cap * sizeof(*a));
-		if (!tmp)
-			return a;
-		a = tmp;
-	}
+	tmp = grow_array(a, *n, cap, sizeof(*a));
+	if (!tmp)
+		return a;
+	a = tmp;
 	probe.n = inc;
 	a[(*n)++] = probe;
 	return a;
