@@ -129,10 +129,10 @@ struct scratch {
 	struct http_norm norm;
 	struct http_ep_key ek;
 	char pad[HTTP_EP_PAD];	     /* endpoint writes are masked to HTTP_EP_MASK */
-	__u64 path[HTTP_PATH_WORDS]; /* the request's path key, when path_ok */
-	__u32 path_ok;
-	__u32 path_slot; /* its place in http_paths */
-	__u32 path_id;	 /* its endpoint id when http_paths knew it, else 0 */
+	__u64 path[HTTP_PATH_WORDS]; /* the request's path key, when path_words > 0 */
+	__s32 path_words;	     /* how many of its words are not zero */
+	__u32 path_slot;	     /* its place in http_paths */
+	__u32 path_id;		     /* its endpoint id when http_paths knew it, else 0 */
 };
 
 struct {
@@ -154,7 +154,7 @@ struct path_entry {
 	__u64 service[2];
 	__u64 path[HTTP_PATH_WORDS];
 	__u32 endpoint_id; /* 0: empty */
-	__u32 pad;
+	__s32 path_words;
 };
 
 struct {
@@ -404,7 +404,7 @@ __noinline int http_parse_request(struct scratch *s, __u32 n)
 	struct path_entry *e;
 	__u64 svc[2], h;
 	__u32 target = 0, i, same;
-	int method;
+	int method, nw;
 
 	if (!s)
 		return -1;
@@ -413,17 +413,19 @@ __noinline int http_parse_request(struct scratch *s, __u32 n)
 		return -1;
 
 	s->path_id = 0;
-	s->path_ok = !http_path_key(s->buf, target, n, s->path);
-	if (s->path_ok) {
+	nw = http_path_key(s->buf, target, n, s->path);
+	s->path_words = nw;
+	if (nw > 0) {
 		__builtin_memcpy(svc, s->ek.service, sizeof(svc));
 		h = (svc[0] ^ (svc[1] * 0x9e3779b97f4a7c15ULL)) * 0x9e3779b97f4a7c15ULL;
-		for (i = 0; i < HTTP_PATH_WORDS; i++)
+		for (i = 0; i < HTTP_PATH_WORDS && i < nw; i++)
 			h = (h ^ s->path[i]) * 0x9e3779b97f4a7c15ULL;
 		s->path_slot = h >> 56; /* HTTP_PATH_CACHE entries */
 		e = bpf_map_lookup_elem(&http_paths, &s->path_slot);
-		if (e && e->endpoint_id && e->service[0] == svc[0] && e->service[1] == svc[1]) {
+		if (e && e->endpoint_id && e->path_words == nw && e->service[0] == svc[0] &&
+		    e->service[1] == svc[1]) {
 			same = 1;
-			for (i = 0; i < HTTP_PATH_WORDS; i++)
+			for (i = 0; i < HTTP_PATH_WORDS && i < nw; i++)
 				if (e->path[i] != s->path[i])
 					same = 0;
 			if (same)
@@ -446,13 +448,14 @@ static __always_inline void remember_path(struct scratch *s, __u32 id)
 {
 	struct path_entry *e;
 
-	if (!s->path_ok || !id)
+	if (s->path_words <= 0 || !id)
 		return;
 	e = bpf_map_lookup_elem(&http_paths, &s->path_slot);
 	if (!e)
 		return;
 	__builtin_memcpy(e->service, s->ek.service, sizeof(e->service));
 	__builtin_memcpy(e->path, s->path, sizeof(e->path));
+	e->path_words = s->path_words;
 	e->endpoint_id = id;
 }
 

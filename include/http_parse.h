@@ -320,8 +320,9 @@ static __always_inline __u64 http_path_stop(__u64 w)
 /*
  * The path of the request-target at b[t] (n bytes in b), up to the '?', '#' or
  * space that ends it, as HTTP_PATH_WORDS words with zeroes past its end.
- * Returns -1 when the path has no such end within 63 bytes and within n, or
- * ends in any other byte: normalization decides those.
+ * Returns how many words hold path bytes (the rest are zero: hashing and
+ * comparing stop there), or -1 when the path has no such end within 63 bytes
+ * and within n, or ends in any other byte: normalization decides those.
  */
 static __always_inline int http_path_key(const char *b, __u32 t, __u32 n, __u64 *key)
 {
@@ -345,8 +346,10 @@ static __always_inline int http_path_key(const char *b, __u32 t, __u32 n, __u64 
 		c = (w >> (8 * p)) & 0xff;
 		if (c != ' ' && c != '?' && c != '#')
 			return -1;
-		key[i] = p ? w & (~0ULL >> (64 - 8 * p)) : 0;
-		return 0;
+		if (!p)
+			return i;
+		key[i] = w & (~0ULL >> (64 - 8 * p));
+		return i + 1;
 	}
 	return -1;
 }

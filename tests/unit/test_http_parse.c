@@ -221,8 +221,8 @@ static void test_head(void)
 	CHECK(http_parse_status(win, n) == -1, "short");
 }
 
-/* The path key of a request line (n bytes of it in the window): 0 and the key,
- * or -1. The window past n is filled with junk, as a reused buffer would be. */
+/* The path key of a request line (n bytes of it in the window): its words
+ * used and the key, or -1. The window past n is filled with junk, as a reused buffer would be. */
 static int path_key(const char *req, __u32 n, __u64 *key)
 {
 	__u32 target = 0;
@@ -238,7 +238,7 @@ static int same_key(const char *a, const char *b)
 {
 	__u64 ka[HTTP_PATH_WORDS], kb[HTTP_PATH_WORDS];
 
-	if (path_key(a, strlen(a), ka) || path_key(b, strlen(b), kb))
+	if (path_key(a, strlen(a), ka) < 0 || path_key(b, strlen(b), kb) < 0)
 		return -1;
 	return !memcmp(ka, kb, sizeof(ka));
 }
@@ -263,10 +263,13 @@ static void test_path_keys(void)
 	char long_path[128];
 	unsigned i, j;
 
-	CHECK(path_key("GET /index.html HTTP/1.1\r\n", 26, key) == 0, "a plain path has a key");
+	CHECK(path_key("GET /index.html HTTP/1.1\r\n", 26, key) == 2,
+	      "a plain path has a key, in the words its bytes fill");
 	memset(want, 0, sizeof(want));
 	memcpy(want, "/index.html", 11);
 	CHECK(!memcmp(key, want, sizeof(want)), "the key is the path, zero past its end");
+	CHECK(path_key("GET /abcdefg HTTP/1.1\r\n", 23, key) == 1,
+	      "a path filling one word exactly uses that word only");
 	CHECK(same_key("GET /a?x=1 HTTP/1.1\r\n", "GET /a?y=2 HTTP/1.1\r\n") == 1,
 	      "the query string is not part of the key");
 	CHECK(same_key("GET /a#top HTTP/1.1\r\n", "GET /a HTTP/1.1\r\n") == 1, "nor the fragment");
@@ -281,7 +284,7 @@ static void test_path_keys(void)
 	memcpy(long_path, "GET /", 5);
 	memset(long_path + 5, 'p', 62);
 	strcat(long_path, " HTTP/1.1\r\n");
-	CHECK(path_key(long_path, strlen(long_path), key) == 0, "a 63-byte path has a key");
+	CHECK(path_key(long_path, strlen(long_path), key) == 8, "a 63-byte path has a key");
 	memset(long_path + 5, 'p', 63);
 	strcpy(long_path + 68, " HTTP/1.1\r\n");
 	CHECK(path_key(long_path, strlen(long_path), key) == -1, "a 64-byte path has none");
