@@ -313,13 +313,17 @@ static __always_inline __u32 load_window(const struct io_args *a, __u64 off, __u
 
 /* ---- counting a finished request -------------------------------------------- */
 
-static __always_inline struct http_stats *stats_of(struct http_stats_key *key, int task_ctx)
+/* Where the series of key counts on this CPU; *shared says it is an http_stats
+ * entry, which the softirq state program may be adding to at the same time. */
+static __always_inline struct http_stats *stats_of(struct http_stats_key *key, int task_ctx,
+						   int *shared)
 {
 	struct http_stats *st;
 	struct http_hot *hot;
 	struct zeroes *z;
 	__u32 slot;
 
+	*shared = 0;
 	if (task_ctx) {
 		slot = http_hot_slot(key);
 		hot = bpf_map_lookup_elem(&http_hot, &slot);
@@ -331,6 +335,7 @@ static __always_inline struct http_stats *stats_of(struct http_stats_key *key, i
 				return &hot->st;
 		}
 	}
+	*shared = 1;
 	st = bpf_map_lookup_elem(&http_stats, key);
 	if (st)
 		return st;
@@ -344,6 +349,20 @@ static __always_inline struct http_stats *stats_of(struct http_stats_key *key, i
 	return st;
 }
 
+/*
+ * A program in task context can be interrupted on its CPU by the softirq state
+ * program counting into the same http_stats entry: a plain increment there
+ * could then lose the other's count. http_hot slots are only ever written in
+ * task context, so they keep the cheaper plain increments.
+ */
+static __always_inline void add(__u64 *counter, __u64 v, int shared)
+{
+	if (shared)
+		__sync_fetch_and_add(counter, v);
+	else
+		*counter += v;
+}
+
 static __always_inline void record(const struct http_req *req, __u16 status, __u64 end_ns,
 				   __u64 resp_bytes, int task_ctx)
 {
@@ -351,17 +370,18 @@ static __always_inline void record(const struct http_req *req, __u16 status, __u
 	    .endpoint_id = req->endpoint_id, .method = req->method, .status = status};
 	struct http_stats *st;
 	__u64 dur;
+	int shared;
 
-	st = stats_of(&key, task_ctx);
+	st = stats_of(&key, task_ctx, &shared);
 	if (!st)
 		return;
 	dur = end_ns > req->start_ns ? end_ns - req->start_ns : 0;
-	st->dur[bucket(0, dur)]++;
-	st->dur_sum_ns += dur;
-	st->req_bytes[bucket(1, req->bytes)]++;
-	st->req_bytes_sum += req->bytes;
-	st->resp_bytes[bucket(1, resp_bytes)]++;
-	st->resp_bytes_sum += resp_bytes;
+	add(&st->dur[bucket(0, dur)], 1, shared);
+	add(&st->dur_sum_ns, dur, shared);
+	add(&st->req_bytes[bucket(1, req->bytes)], 1, shared);
+	add(&st->req_bytes_sum, req->bytes, shared);
+	add(&st->resp_bytes[bucket(1, resp_bytes)], 1, shared);
+	add(&st->resp_bytes_sum, resp_bytes, shared);
 }
 
 /* The oldest request's response is complete: count it and dequeue it.
