@@ -13,13 +13,18 @@ enum drop_reason {
 	DROP_RINGBUF_FULL, /* ring buffer reserve failed */
 	DROP_DESYNC,	 /* a byte stream stopped making sense; parsing resumes at the next read */
 	DROP_TLS_MISSED, /* a TLS session ended before its uprobes could be attached */
+	/* Counted by the kernel, never by our programs: runs of a collector's
+	 * programs it skipped because the same program was already running on
+	 * that CPU (a tracepoint hit again from an interrupt), read from each
+	 * program's recursion_misses. */
+	DROP_RECURSION_MISS,
 	DROP__MAX,
 };
 
 #define DROP_REASON_NAMES                                                                          \
 	{                                                                                          \
 		"map_full", "read_failed", "conn_table_full", "pipeline_full", "ringbuf_full",     \
-		    "protocol_desync", "tls_missed",                                               \
+		    "protocol_desync", "tls_missed", "recursion_miss",                             \
 	}
 
 #endif

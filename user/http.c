@@ -155,7 +155,7 @@ static int start(const struct config *cfg)
 		  bpf_map__max_entries(skel->maps.http_services));
 	self__map("http_stats", bpf_map__fd(skel->maps.http_stats),
 		  bpf_map__max_entries(skel->maps.http_stats));
-	self__drops("http", bpf_map__fd(skel->maps.drops));
+	self__drops("http", bpf_map__fd(skel->maps.drops), skel->obj);
 	log_info("http: %zu programs attached", nr_links);
 	return 0;
 

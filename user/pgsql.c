@@ -674,7 +674,7 @@ static int start(const struct config *cfg)
 		  bpf_map__max_entries(skel->maps.pg_count));
 	self__map("pg_stmt", bpf_map__fd(skel->maps.pg_stmt),
 		  bpf_map__max_entries(skel->maps.pg_stmt));
-	self__drops("pgsql", bpf_map__fd(skel->maps.drops));
+	self__drops("pgsql", bpf_map__fd(skel->maps.drops), skel->obj);
 	discover();
 	log_info("pgsql: %zu programs attached", nr_tp_links);
 	return 0;

@@ -34,7 +34,8 @@ struct map_state {
 
 struct collector_state {
 	char name[16], detail[128];
-	int drops_fd; /* -1: none registered */
+	int drops_fd;		/* -1: none registered */
+	struct bpf_object *obj; /* its programs, for the kernel's recursion misses */
 	bool failed;
 };
 
@@ -139,14 +140,16 @@ void self__map_counted(const char *name, __u32 (*count)(void))
 	pthread_mutex_unlock(&lock);
 }
 
-void self__drops(const char *collector, int drops_map_fd)
+void self__drops(const char *collector, int drops_map_fd, struct bpf_object *obj)
 {
 	struct collector_state *c;
 
 	pthread_mutex_lock(&lock);
 	c = coll_get(collector);
-	if (c)
+	if (c) {
 		c->drops_fd = drops_map_fd;
+		c->obj = obj;
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -187,21 +190,43 @@ static __u32 map_entries(const struct map_state *m)
 	return n;
 }
 
-/* One collector's per-CPU drops array, summed over CPUs. */
-static void read_drops(int fd, __u64 out[DROP__MAX])
+/* Runs of obj's loaded programs that the kernel skipped as recursive. */
+static __u64 recursion_misses(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	__u64 n = 0;
+
+	if (!obj)
+		return 0;
+	bpf_object__for_each_program(prog, obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n += info.recursion_misses;
+	}
+	return n;
+}
+
+/* One collector's per-CPU drops array, summed over CPUs, and the kernel's
+ * recursion misses of its programs. */
+static void read_drops(const struct collector_state *coll, __u64 out[DROP__MAX])
 {
 	int ncpu = libbpf_num_possible_cpus(), c;
 	__u64 *vals;
 	__u32 r;
 
 	memset(out, 0, sizeof(__u64) * DROP__MAX);
-	if (fd < 0 || ncpu <= 0)
+	out[DROP_RECURSION_MISS] = recursion_misses(coll->obj);
+	if (coll->drops_fd < 0 || ncpu <= 0)
 		return;
 	vals = calloc(ncpu, sizeof(__u64));
 	if (!vals)
 		return;
 	for (r = 0; r < DROP__MAX; r++) {
-		if (bpf_map_lookup_elem(fd, &r, vals))
+		if (r == DROP_RECURSION_MISS || bpf_map_lookup_elem(coll->drops_fd, &r, vals))
 			continue;
 		for (c = 0; c < ncpu; c++)
 			out[r] += vals[c];
@@ -334,7 +359,7 @@ void self__render(struct prom *p)
 	for (i = 0; i < nr_colls; i++) {
 		if (colls[i].drops_fd < 0)
 			continue;
-		read_drops(colls[i].drops_fd, drops);
+		read_drops(&colls[i], drops);
 		for (r = 0; r < DROP__MAX; r++) {
 			const char *l[] = {"collector", colls[i].name, "reason", drop_names[r],
 					   NULL};
@@ -410,7 +435,7 @@ void self__health_json(struct prom *out)
 		json_str(out, colls[i].name);
 		prom__appendf(out, ",\"up\":%s,\"error\":", colls[i].failed ? "false" : "true");
 		json_str(out, colls[i].detail);
-		read_drops(colls[i].drops_fd, drops);
+		read_drops(&colls[i], drops);
 		prom__appendf(out, ",\"drops\":{");
 		for (r = 0; r < DROP__MAX; r++)
 			prom__appendf(out, "%s\"%s\":%llu", r ? "," : "", drop_names[r],

@@ -24,8 +24,9 @@ void self__map(const char *name, int map_fd, __u32 capacity);
 /* A map whose keys cannot be walked (socket storage): count() gives its
  * entries, and it has no capacity. */
 void self__map_counted(const char *name, __u32 (*count)(void));
-/* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h). */
-void self__drops(const char *collector, int drops_map_fd);
+/* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h),
+ * and its BPF object, whose programs' recursion misses count as drops too. */
+void self__drops(const char *collector, int drops_map_fd, struct bpf_object *obj);
 /* A collector's start result (0 or -errno): a failed one keeps /health/ready at 503. */
 void self__collector(const char *name, int err);
 /* Startup finished (all collectors tried): /health/startup turns 200. */

@@ -87,6 +87,16 @@ check_eq "no response size in le=100" 0 \
 check_eq "nothing in progress once the clients are done" 0 \
 	"$(msum "$TMP/m" http_requests_in_progress 'service="nginx"')"
 check_eq "no events dropped" 0 "$(msum "$TMP/m" redscope_events_dropped_total)"
+# Runs the kernel skipped (a hook hit again, from an interrupt, while its
+# program ran on that CPU) are a drop reason of their own, as the kernel
+# counts them for the http programs (bpftool lists them when not zero).
+kernel_misses=$(bpftool -j prog show | python3 -c 'import json, sys
+print(sum(p.get("recursion_misses", 0) for p in json.load(sys.stdin)
+          if p.get("name", "").startswith("http_")))')
+check_eq "one recursion_miss series for the http collector" 1 \
+	"$(nseries "$TMP/m" redscope_events_dropped_total 'collector="http"' 'reason="recursion_miss"')"
+check_eq "recursion misses as the kernel counts them" "$kernel_misses" \
+	"$(msum "$TMP/m" redscope_events_dropped_total 'collector="http"' 'reason="recursion_miss"')"
 # The first series a CPU counts always gets a slot of its own in http_hot, so
 # fewer series than these sit in http_stats (the slower home).
 nser=$(nseries "$TMP/m" http_requests_total)
