@@ -9,7 +9,9 @@
 # Throughput here drifts by tens of percent over tens of seconds, whatever
 # runs, so besides the medians of each setup it prints the median of each
 # round's own losses (each setup against the same round's no-agent run; every
-# other round runs its setups in reverse order, so a steady drift cancels).
+# other round runs its setups in reverse order, so a steady drift cancels),
+# and the median of each round's redscope loss minus its floor loss: the
+# figure to hold against the target of at most 2 points above the floor.
 #
 #   scripts/bench-http.sh [SECONDS_PER_RUN [ROUNDS]]     (default 10 3)
 #   BENCH_PROFILE=1 scripts/bench-http.sh   adds one run of the floor and one of
@@ -149,7 +151,7 @@ start_floor() {
 
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-none=() floor=() agent=() floor_loss=() agent_loss=()
+none=() floor=() agent=() floor_loss=() agent_loss=() above=()
 cpu_ticks_sum=0 cpu_ns_sum=0 hwm_kb=0 drops=0 counted=0 wrk_total=0
 hz=$(getconf CLK_TCK)
 
@@ -194,6 +196,7 @@ for r in $(seq "$ROUNDS"); do
 	echo "bench: round $r: none ${none[-1]}, floor ${floor[-1]}, redscope ${agent[-1]} req/s" >&2
 	floor_loss+=("$(awk -v a="${floor[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
 	agent_loss+=("$(awk -v a="${agent[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
+	above+=("$(awk -v a="${agent_loss[-1]}" -v f="${floor_loss[-1]}" 'BEGIN { print a - f }')")
 done
 
 m_none=$(printf '%s\n' "${none[@]}" | median)
@@ -202,6 +205,8 @@ m_agent=$(printf '%s\n' "${agent[@]}" | median)
 loss() { awk -v a="$1" -v b="$m_none" 'BEGIN { printf "%.1f %%", (b - a) / b * 100 }'; }
 m_floor_loss=$(printf '%s\n' "${floor_loss[@]}" | median)
 m_agent_loss=$(printf '%s\n' "${agent_loss[@]}" | median)
+m_above=$(printf '%s\n' "${above[@]}" | median)
+n_above2=$(printf '%s\n' "${above[@]}" | awk '$1 > 2 { n++ } END { print n + 0 }')
 cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 	'BEGIN { printf "%.2f %%", t / hz / (ns / 1e9) * 100 }')
 
@@ -213,6 +218,10 @@ printf '%-22s %12.0f %10s %10.1f %%\n' "redscope" "$m_agent" "$(loss "$m_agent")
 printf '(loss: of the medians; round loss: median over rounds of each round'"'"'s own loss)\n'
 printf 'round losses (%%)        floor: %s; redscope: %s\n' \
 	"$(printf '%.1f ' "${floor_loss[@]}")" "$(printf '%.1f ' "${agent_loss[@]}")"
+printf 'redscope above floor     %.1f points: median over rounds of redscope'"'"'s loss minus the floor'"'"'s\n' \
+	"$m_above"
+printf '                         in the same round (%d of %d rounds more than 2 points above)\n' \
+	"$n_above2" "$ROUNDS"
 printf '\nredscope userspace CPU   %s of one core (utime+stime over its runs, one scrape each)\n' "$cpu_pct"
 printf 'redscope peak RSS        %.1f MB (VmHWM)\n' "$(awk -v k="$hwm_kb" 'BEGIN { print k / 1024 }')"
 printf 'events dropped           %d (redscope_events_dropped_total, all rounds)\n' "$drops"
