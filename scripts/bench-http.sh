@@ -37,42 +37,17 @@ socket | syscall) ;;
 esac
 TMP=$(mktemp -d /tmp/redscope-bench.XXXXXX)
 chmod 755 "$TMP" # nginx's worker runs as nobody
-WRAPPERS=()
 STATS_PREV= # kernel.bpf_stats_enabled to restore, when the profile changed it
-
-stop_wrapper() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+LIFETIME=3600 # seconds any process started here may live at most
+# shellcheck source=../tests/integration/proc_lib.sh
+. "$ROOT/tests/integration/proc_lib.sh"
 cleanup() {
-	local pid
-	for pid in "${WRAPPERS[@]}"; do stop_wrapper "$pid"; done
+	stop_wrappers
 	[ -z "$STATS_PREV" ] || sysctl -q -w kernel.bpf_stats_enabled="$STATS_PREV"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# bounded CMD...: in the background, at most an hour; BG_WRAP/BG_PID as in
-# tests/integration/lib.sh.
-bounded() {
-	local i
-	timeout -k 5 3600 "$@" &
-	BG_WRAP=$!
-	WRAPPERS+=("$BG_WRAP")
-	for i in $(seq 100); do
-		BG_PID=$(pgrep -P "$BG_WRAP" | head -n1 || true)
-		[ -n "$BG_PID" ] && return 0
-		sleep 0.02
-	done
-	return 1
-}
 
 # libbpf attaches tracepoints through tracefs; the floor loader does not mount it.
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing

@@ -20,7 +20,8 @@ LIFETIME=300 # seconds any server we start may live at most
 
 T_PASS=0
 T_FAIL=0
-WRAPPERS=() # pids of the `timeout` wrappers around our servers
+# shellcheck source=proc_lib.sh
+. "$ROOT/tests/integration/proc_lib.sh"
 TMP=$(mktemp -d /tmp/redscope-it.XXXXXX)
 chmod 755 "$TMP" # nginx workers run as nobody and serve files from here
 
@@ -65,43 +66,12 @@ finish() {
 	[ "$T_FAIL" -eq 0 ]
 }
 
-# stop_wrapper PID: SIGTERM to the timeout wrapper (it passes it to its child),
-# SIGKILL if it is still there after 5 s.
-stop_wrapper() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
-	local pid
-	for pid in "${WRAPPERS[@]}"; do stop_wrapper "$pid"; done
+	stop_wrappers
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# bounded CMD...: runs CMD in the background under timeout; sets BG_WRAP to the
-# wrapper's pid and BG_PID to the command's own pid.
-bounded() {
-	local i
-	timeout -k 5 "$LIFETIME" "$@" &
-	BG_WRAP=$!
-	WRAPPERS+=("$BG_WRAP")
-	BG_PID=
-	for i in $(seq 100); do
-		BG_PID=$(pgrep -P "$BG_WRAP" | head -n1 || true)
-		[ -n "$BG_PID" ] && return 0
-		sleep 0.02
-	done
-	echo "bounded: no child under $BG_WRAP for $*" >&2
-	return 1
-}
 
 # wait_port PORT [HOST]: until something accepts there (connects and closes
 # without sending a byte, so no request is counted anywhere).
