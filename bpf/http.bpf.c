@@ -765,11 +765,6 @@ static __always_inline int io_args_of(struct task_struct___rs *task, struct pt_r
 	return 0;
 }
 
-static __always_inline struct pt_regs *syscall_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
-
 /*
  * Whether ret more bytes on c need looking at, or only counting: a body of
  * known length (or of a response that ends with the connection) is counted
@@ -787,11 +782,12 @@ static __always_inline int needs_bytes(const struct http_conn *c, int ret, int i
 	return c->req_state != REQ_BODY || ret > c->req_remaining;
 }
 
-/* ret bytes read from (or written to) watched connection c, within the
- * syscall whose registers are regs (0: fetch them only if the bytes are needed). */
-static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int ret, int is_write)
+/* ret bytes read from (or written to) watched connection c, by task within the
+ * syscall whose registers are regs (both 0: fetched only if the bytes are needed). */
+static __always_inline int on_io(struct http_conn *c, struct task_struct___rs *task,
+				 struct pt_regs *regs, int ret, int is_write)
 {
-	struct task_struct___rs *task;
+	struct task_struct___rs *cur;
 	struct walk w = {};
 	int r;
 
@@ -803,15 +799,16 @@ static __always_inline int on_io(struct http_conn *c, struct pt_regs *regs, int 
 			return 0;
 		}
 		/* The process's name, not the thread's: worker threads rename themselves. */
-		task = (struct task_struct___rs *)bpf_get_current_task();
-		BPF_CORE_READ_STR_INTO(&c->service, task, group_leader, comm);
+		cur = (struct task_struct___rs *)bpf_get_current_task();
+		BPF_CORE_READ_STR_INTO(&c->service, cur, group_leader, comm);
 	}
 	w.a.kind = IO_NONE;
 	if (needs_bytes(c, ret, is_write)) {
 		/* One task pointer for both: its flags are a direct load through it. */
-		task = (struct task_struct___rs *)bpf_get_current_task_btf();
-		if (!regs)
+		if (!task) {
+			task = (struct task_struct___rs *)bpf_get_current_task_btf();
 			regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)task);
+		}
 		if (io_args_of(task, regs, &w.a))
 			return 0;
 		if (!is_write && w.a.kind == IO_NONE) {
@@ -874,7 +871,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int i
 			return 0;
 		}
 	}
-	return on_io(c, 0, ret, is_write);
+	return on_io(c, 0, 0, ret, is_write);
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -972,6 +969,7 @@ static __always_inline int on_accept(long ret)
 /* The end of a read or write on any fd: its fd is the syscall's first argument. */
 static __always_inline int exit_io(long ret, int is_write)
 {
+	struct task_struct___rs *task;
 	struct http_conn_key key;
 	struct pt_regs *regs;
 	struct http_conn *c;
@@ -981,12 +979,13 @@ static __always_inline int exit_io(long ret, int is_write)
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!is_acceptor(key.tgid))
 		return 0;
-	regs = syscall_regs();
+	task = (struct task_struct___rs *)bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)task);
 	key.fd = PT_REGS_PARM1_SYSCALL(regs);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
 		return 0;
-	return on_io(c, regs, ret, is_write);
+	return on_io(c, task, regs, ret, is_write);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
