@@ -115,29 +115,28 @@ struct bpf_link *self__attached(const char *collector, struct bpf_program *prog,
 	return link;
 }
 
-void self__map(const char *name, int map_fd, __u32 capacity)
+/* Every field set: a slot reused after self__reset() keeps nothing stale. */
+static void add_map(const char *name, int fd, __u32 capacity, __u32 (*count)(void))
 {
 	pthread_mutex_lock(&lock);
 	if (nr_maps < MAX_MAPS) {
 		snprintf(maps[nr_maps].name, sizeof(maps[0].name), "%s", name);
-		maps[nr_maps].fd = map_fd;
+		maps[nr_maps].fd = fd;
 		maps[nr_maps].capacity = capacity;
+		maps[nr_maps].count = count;
 		nr_maps++;
 	}
 	pthread_mutex_unlock(&lock);
 }
 
+void self__map(const char *name, int map_fd, __u32 capacity)
+{
+	add_map(name, map_fd, capacity, NULL);
+}
+
 void self__map_counted(const char *name, __u32 (*count)(void))
 {
-	pthread_mutex_lock(&lock);
-	if (nr_maps < MAX_MAPS) {
-		snprintf(maps[nr_maps].name, sizeof(maps[0].name), "%s", name);
-		maps[nr_maps].fd = -1;
-		maps[nr_maps].capacity = 0;
-		maps[nr_maps].count = count;
-		nr_maps++;
-	}
-	pthread_mutex_unlock(&lock);
+	add_map(name, -1, 0, count);
 }
 
 void self__drops(const char *collector, int drops_map_fd, struct bpf_object *obj)
