@@ -93,7 +93,7 @@ struct http_inflight {
 
 /* A request read but not yet answered. */
 struct http_req {
-	__u64 start_ns; /* exit of the read that brought its first byte */
+	__u64 start_ns; /* time of the read that brought its first byte (see walk_now) */
 	__u64 bytes;
 	__u32 endpoint_id; /* 0: could not be recorded (already counted as a drop) */
 	__u16 method;
