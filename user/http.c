@@ -327,10 +327,10 @@ static struct series *read_series(const struct endpoint *eps, size_t neps, size_
 	for (i = 0; i < ps.n; i++) {
 		const struct http_stats_key *k = &ps.v[i].key;
 
-		if (i && !cmp_part(&ps.v[i - 1], &ps.v[i])) { /* the same series again */
-			if (n && rows[n - 1].method == k->method &&
-			    rows[n - 1].status == k->status && rows[n - 1].ep->id == k->endpoint_id)
-				add_stats(&rows[n - 1].st, &ps.v[i].st);
+		/* Sorted, a series' parts are adjacent: add to the row its first one made. */
+		if (n && rows[n - 1].ep->id == k->endpoint_id && rows[n - 1].method == k->method &&
+		    rows[n - 1].status == k->status) {
+			add_stats(&rows[n - 1].st, &ps.v[i].st);
 			continue;
 		}
 		probe.id = k->endpoint_id;
