@@ -43,12 +43,22 @@ const volatile __u32 nr_size_bounds = 0;
 const volatile __u32 max_endpoints = 100;
 /* redscope's own web server: its scrapes are not the services' traffic. */
 const volatile __u32 self_tgid = 0;
+/* Slots of http_sock_table (--http.conn-slots): a power of 2, or 0 for none. */
+const volatile __u32 sock_slots = 0;
 
 /*
- * Connection state, in one of two homes depending on the hooks in use (see
- * the tracepoints below and user/http.c): with socket hooks, in the socket's
- * own storage, found in a few loads from the socket the event hands us and
- * gone with it; with syscall hooks, in a hash by (process, fd).
+ * Connection state. With syscall hooks: in http_conns, a hash by (process, fd).
+ * With socket hooks, in one of two homes:
+ *   http_sock_table  a TCP connection a server accepted takes the slot its
+ *                    socket cookie hashes to at the handshake, and frees it
+ *                    when the socket closes: found in one load;
+ *   http_socks       the socket's own storage, for a connection whose slot
+ *                    another holds and for unix sockets (no close event would
+ *                    free a slot): found by a helper that makes three
+ *                    dependent loads, each a cache miss on a busy server.
+ * Every watched socket also has an http_socks entry, empty when its state is
+ * in the table: one load of sk->sk_bpf_storage then tells the sockets nobody
+ * watches (clients, other protocols) from ours.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -56,6 +66,19 @@ struct {
 	__type(key, int);
 	__type(value, struct http_conn);
 } http_socks SEC(".maps");
+
+struct sock_slot {
+	__u64 cookie; /* the socket's cookie, 0: free */
+	struct http_conn conn;
+} __attribute__((aligned(64))); /* the cookie and the state's head share a cache line */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* page-aligned, so are the slots */
+	__uint(max_entries, 1);		   /* set by userspace: sock_slots */
+	__type(key, __u32);
+	__type(value, struct sock_slot);
+} http_sock_table SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -116,8 +139,9 @@ struct {
  * into http_stats.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HTTP_HOT_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HTTP_HOT_SLOTS); /* per CPU: userspace multiplies */
 	__type(key, __u32);
 	__type(value, struct http_hot);
 } http_hot SEC(".maps");
@@ -133,11 +157,12 @@ struct scratch {
 	__s32 path_words;	     /* how many of its words are not zero */
 	__u32 path_slot;	     /* its place in http_paths */
 	__u32 path_id;		     /* its endpoint id when http_paths knew it, else 0 */
-};
+} __attribute__((aligned(64)));
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* per CPU: userspace multiplies */
 	__type(key, __u32);
 	__type(value, struct scratch);
 } http_scratch SEC(".maps");
@@ -149,17 +174,17 @@ struct {
  * path, and an entry is used only when both match it whole. Ids never change
  * once given (endpoints are never removed), so an entry cannot go stale.
  */
-#define HTTP_PATH_CACHE 256 /* entries per CPU (power of 2) */
 struct path_entry {
 	__u64 service[2];
-	__u64 path[HTTP_PATH_WORDS];
 	__u32 endpoint_id; /* 0: empty */
 	__s32 path_words;
-};
+	__u64 path[HTTP_PATH_WORDS];
+} __attribute__((aligned(64)));
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HTTP_PATH_CACHE);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HTTP_PATH_CACHE); /* per CPU: userspace multiplies */
 	__type(key, __u32);
 	__type(value, struct path_entry);
 } http_paths SEC(".maps");
@@ -176,6 +201,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zeroes);
 } http_zero SEC(".maps");
+
+/* This CPU's entry at slot of a table of per_cpu entries per CPU. A plain
+ * array, not a per-CPU one: its entries are found by arithmetic alone, where
+ * a per-CPU array first loads the entry's pointer. */
+static __always_inline void *cpu_entry(void *map, __u32 per_cpu, __u32 slot)
+{
+	__u32 key = bpf_get_smp_processor_id() * per_cpu + slot;
+
+	return bpf_map_lookup_elem(map, &key);
+}
 
 static __always_inline struct zeroes *zeroes(void)
 {
@@ -326,7 +361,7 @@ static __always_inline struct http_stats *stats_of(struct http_stats_key *key, i
 	*shared = 0;
 	if (task_ctx) {
 		slot = http_hot_slot(key);
-		hot = bpf_map_lookup_elem(&http_hot, &slot);
+		hot = cpu_entry(&http_hot, HTTP_HOT_SLOTS, slot);
 		if (hot) {
 			if (!hot->key.endpoint_id)
 				hot->key = *key;
@@ -441,7 +476,7 @@ __noinline int http_parse_request(struct scratch *s, __u32 n)
 		for (i = 0; i < HTTP_PATH_WORDS && i < nw; i++)
 			h = (h ^ s->path[i]) * 0x9e3779b97f4a7c15ULL;
 		s->path_slot = h >> 56; /* HTTP_PATH_CACHE entries */
-		e = bpf_map_lookup_elem(&http_paths, &s->path_slot);
+		e = cpu_entry(&http_paths, HTTP_PATH_CACHE, s->path_slot);
 		if (e && e->endpoint_id && e->path_words == nw && e->service[0] == svc[0] &&
 		    e->service[1] == svc[1]) {
 			same = 1;
@@ -470,7 +505,7 @@ static __always_inline void remember_path(struct scratch *s, __u32 id)
 
 	if (s->path_words <= 0 || !id)
 		return;
-	e = bpf_map_lookup_elem(&http_paths, &s->path_slot);
+	e = cpu_entry(&http_paths, HTTP_PATH_CACHE, s->path_slot);
 	if (!e)
 		return;
 	__builtin_memcpy(e->service, s->ek.service, sizeof(e->service));
@@ -566,11 +601,11 @@ __noinline int http_read_one(struct walk *w, struct http_conn *c)
 	struct http_req *req;
 	struct scratch *s;
 	__u64 take, used;
-	__u32 n, zero = 0;
+	__u32 n;
 
 	if (!w || w->off >= w->total)
 		return 1;
-	s = bpf_map_lookup_elem(&http_scratch, &zero);
+	s = cpu_entry(&http_scratch, 1, 0);
 	if (!c || !s)
 		return 1;
 	req = tail_req(c);
@@ -673,12 +708,12 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 {
 	struct scratch *s;
 	__u64 take, need;
-	__u32 n, zero = 0;
+	__u32 n;
 	int interim;
 
 	if (!w || w->off >= w->total)
 		return 1;
-	s = bpf_map_lookup_elem(&http_scratch, &zero);
+	s = cpu_entry(&http_scratch, 1, 0);
 	if (!c || !s || !c->count)
 		return 1;
 	if (c->resp_mode == RESP_NONE) {
@@ -873,6 +908,35 @@ static __always_inline __u64 tcp_now(struct sock *sk, int flags)
 	return tp->tcp_clock_cache;
 }
 
+/* The slot of http_sock_table a socket with this cookie may hold. */
+static __always_inline struct sock_slot *sock_slot(__u64 cookie)
+{
+	__u32 i = ((cookie * 0x9e3779b97f4a7c15ULL) >> 32) & (sock_slots - 1);
+
+	return sock_slots ? bpf_map_lookup_elem(&http_sock_table, &i) : 0;
+}
+
+/* sk's slot if its state is in the table, else 0. The cookie is read, not
+ * made: a socket without one was never given a slot. */
+static __always_inline struct sock_slot *table_slot(struct sock *sk)
+{
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct sock_slot *t;
+
+	if (!cookie)
+		return 0;
+	t = sock_slot(cookie);
+	return t && t->cookie == cookie ? t : 0;
+}
+
+/* A watched socket's state, wherever it lives (see http_sock_table). */
+static __always_inline struct http_conn *sock_conn(struct sock *sk)
+{
+	struct sock_slot *t = table_slot(sk);
+
+	return t ? &t->conn : bpf_sk_storage_get(&http_socks, sk, 0, 0);
+}
+
 static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int is_write)
 {
 	struct http_conn *c;
@@ -880,8 +944,8 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int i
 	if (ret <= 0 || (flags & MSG_PEEK))
 		return 0;
 	/* Most sockets carry no storage at all (clients, other protocols): one
-	 * load says so, where the helper call costs more. */
-	c = sk->sk_bpf_storage ? bpf_sk_storage_get(&http_socks, sk, 0, 0) : 0;
+	 * load says so. */
+	c = sk->sk_bpf_storage ? sock_conn(sk) : 0;
 	if (!c) {
 		if (is_write || !unix_server(sk))
 			return 0;
@@ -908,26 +972,42 @@ int BPF_PROG(http_sock_send, struct sock *sk, int ret, int flags)
 
 /* TCP state changes: a connection a server accepted is watched from the end of
  * its handshake; the server closing it, shutting down writing, or a reset
- * ends a response that ends with the connection. */
+ * ends a response that ends with the connection; closed, it frees its slot. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
+	struct sock_slot *t;
 	struct http_conn *c;
+	struct zeroes *z;
+	__u64 cookie;
 
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		if (!bpf_sk_storage_get(&http_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE))
+		if (!bpf_sk_storage_get(&http_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE)) {
 			drop(DROP_CONN_FULL);
+			return 0;
+		}
+		/* Taken, the slot is this socket's until it closes; else its
+		 * state stays in the storage just made. */
+		cookie = bpf_get_socket_cookie(sk);
+		t = sock_slot(cookie);
+		z = zeroes();
+		if (t && z && __sync_val_compare_and_swap(&t->cookie, 0, cookie) == 0)
+			t->conn = z->conn;
 		return 0;
 	}
 	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
 		return 0;
-	c = bpf_sk_storage_get(&http_socks, sk, 0, 0);
+	t = table_slot(sk);
+	c = t ? &t->conn : bpf_sk_storage_get(&http_socks, sk, 0, 0);
 	if (!c)
 		return 0;
 	on_close(c);
-	if (newstate == TCP_CLOSE)
-		c->count = 0; /* requests never answered: nothing to count */
+	if (newstate != TCP_CLOSE)
+		return 0;
+	c->count = 0; /* requests never answered: nothing to count */
+	if (t)
+		t->cookie = 0;
 	return 0;
 }
 
@@ -937,9 +1017,16 @@ int http_iter_socks(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
 	struct http_conn *c = ctx->value;
 	struct http_inflight rec = {};
+	struct sock *sk = ctx->sk;
+	struct sock_slot *t;
 
-	if (!c || !ctx->sk)
+	if (!c || !sk)
 		return 0;
+	t = table_slot(sk);
+	if (t) {
+		c = &t->conn;
+		rec.in_table = 1;
+	}
 	__builtin_memcpy(rec.service, c->service, sizeof(rec.service));
 	rec.count = c->ignore ? 0 : c->count;
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));

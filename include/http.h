@@ -69,7 +69,10 @@ struct http_stats {
 struct http_hot {
 	struct http_stats_key key; /* endpoint_id 0: a free slot */
 	struct http_stats st;
-};
+} __attribute__((aligned(64)));
+
+/* http_paths: recent request paths per CPU (see bpf/http.bpf.c). */
+#define HTTP_PATH_CACHE 256 /* power of 2 */
 
 static inline __u32 http_hot_slot(const struct http_stats_key *k)
 {
@@ -87,8 +90,8 @@ struct http_conn_key {
 /* What the http_socks iterator writes per watched socket. */
 struct http_inflight {
 	char service[HTTP_SERVICE_LEN];
-	__u32 count; /* requests read and not yet answered */
-	__u32 pad;
+	__u32 count;	/* requests read and not yet answered */
+	__u32 in_table; /* its state is in http_sock_table, not its storage */
 };
 
 /* A request read but not yet answered. */

@@ -26,6 +26,7 @@ enum {
 	OPT_PGSQL,
 	OPT_NO_PGSQL,
 	OPT_HTTP_MAX_EP,
+	OPT_HTTP_CONN_SLOTS,
 	OPT_HTTP_HOOKS,
 	OPT_HTTP_DUR,
 	OPT_HTTP_SIZE,
@@ -46,6 +47,7 @@ static const struct option options[] = {
     {"collector.pgsql", no_argument, NULL, OPT_PGSQL},
     {"no-collector.pgsql", no_argument, NULL, OPT_NO_PGSQL},
     {"http.max-endpoints", required_argument, NULL, OPT_HTTP_MAX_EP},
+    {"http.conn-slots", required_argument, NULL, OPT_HTTP_CONN_SLOTS},
     {"http.hooks", required_argument, NULL, OPT_HTTP_HOOKS},
     {"http.duration-buckets", required_argument, NULL, OPT_HTTP_DUR},
     {"http.size-buckets", required_argument, NULL, OPT_HTTP_SIZE},
@@ -73,6 +75,10 @@ static void usage(void)
 	    "  --[no-]collector.pgsql        PostgreSQL metrics (default on)\n"
 	    "  --http.max-endpoints=N        endpoints kept per service, 1..10000; the rest\n"
 	    "                                count under endpoint=\"_other\" (default 100)\n"
+	    "  --http.conn-slots=N           TCP connections the socket hooks keep in their\n"
+	    "                                fast table: 0 or a power of 2 up to 262144\n"
+	    "                                (default 16384); the rest keep their state in\n"
+	    "                                socket storage, slower but counted the same\n"
 	    "  --http.hooks=HOOKS            socket (socket tracepoints, Linux 6.5+), syscall\n"
 	    "                                (syscall tracepoints, any kernel) or auto:\n"
 	    "                                socket where the kernel has them (default)\n"
@@ -136,6 +142,7 @@ static void defaults(struct config *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->http_enabled = true;
 	cfg->http_max_endpoints = 100;
+	cfg->http_conn_slots = 16384;
 	memcpy(cfg->http_duration_buckets, default_duration, sizeof(default_duration));
 	cfg->http_n_duration_buckets = sizeof(default_duration) / sizeof(default_duration[0]);
 	memcpy(cfg->http_size_buckets, default_sizes, sizeof(default_sizes));
@@ -209,6 +216,11 @@ int config__parse(struct config *cfg, int argc, char **argv)
 		case OPT_HTTP_MAX_EP:
 			if (parse_uint(optarg, 1, 10000, &cfg->http_max_endpoints))
 				return bad(name, optarg, "want an integer from 1 to 10000");
+			break;
+		case OPT_HTTP_CONN_SLOTS:
+			if (parse_uint(optarg, 0, 262144, &cfg->http_conn_slots) ||
+			    (cfg->http_conn_slots & (cfg->http_conn_slots - 1)))
+				return bad(name, optarg, "want 0 or a power of 2 up to 262144");
 			break;
 		case OPT_HTTP_HOOKS:
 			if (!strcmp(optarg, "auto"))

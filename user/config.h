@@ -22,6 +22,7 @@ struct config {
 		HTTP_HOOKS_SYSCALL,
 	} http_hooks;				       /* --http.hooks */
 	unsigned http_max_endpoints;		       /* --http.max-endpoints, default 100 */
+	unsigned http_conn_slots;		       /* --http.conn-slots, default 16384 */
 	double http_duration_buckets[HIST_MAX_BOUNDS]; /* seconds, --http.duration-buckets */
 	unsigned http_n_duration_buckets;
 	double http_size_buckets[HIST_MAX_BOUNDS]; /* bytes, --http.size-buckets */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -32,6 +33,9 @@ static struct bpf_link **links;
 static size_t nr_links;
 static bool socket_hooks;	   /* else syscall hooks: see bpf/http.bpf.c */
 static struct bpf_link *iter_link; /* http_iter_socks over http_socks */
+static const struct http_hot *hot; /* http_hot, mapped: ncpu * HTTP_HOT_SLOTS */
+static size_t hot_len;		   /* bytes mapped */
+static int ncpu;
 static const struct config *conf;
 /* Scrapes may overlap; they share nothing but this lock's short sections. */
 static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,6 +56,7 @@ struct series {
 };
 
 static __u32 count_conns(void);
+static __u32 count_table(void);
 
 /* What the socket hooks need: the sock_recv_length and sock_send_length
  * tracepoints (Linux 6.3), and sendfile going through sock_sendmsg, which came
@@ -75,6 +80,13 @@ static bool is_socket_hook(struct bpf_program *prog)
 	const char *sec = bpf_program__section_name(prog);
 
 	return !strncmp(sec, "tp_btf/", 7) || !strncmp(sec, "iter/", 5);
+}
+
+static void unmap_hot(void)
+{
+	if (hot)
+		munmap((void *)hot, hot_len);
+	hot = NULL;
 }
 
 static int start(const struct config *cfg)
@@ -108,13 +120,36 @@ static int start(const struct config *cfg)
 	}
 	bpf_object__for_each_program(prog, skel->obj)
 	    bpf_program__set_autoload(prog, is_socket_hook(prog) == socket_hooks);
-	if (socket_hooks)
+	if (socket_hooks) {
 		bpf_map__set_max_entries(skel->maps.http_conns, 1);
+		skel->rodata->sock_slots = cfg->http_conn_slots;
+		if (cfg->http_conn_slots)
+			bpf_map__set_max_entries(skel->maps.http_sock_table, cfg->http_conn_slots);
+	}
+	/* Tables with a part per CPU (see cpu_entry in bpf/http.bpf.c). */
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0) {
+		err = ncpu ? ncpu : -EINVAL;
+		log_error("http: cannot count the possible CPUs: %s", strerror(-err));
+		goto cleanup;
+	}
+	bpf_map__set_max_entries(skel->maps.http_hot, ncpu * HTTP_HOT_SLOTS);
+	bpf_map__set_max_entries(skel->maps.http_paths, ncpu * HTTP_PATH_CACHE);
+	bpf_map__set_max_entries(skel->maps.http_scratch, ncpu);
 	log_info("http: %s hooks", socket_hooks ? "socket" : "syscall");
 
 	err = http_bpf__load(skel);
 	if (err) {
 		log_error("http: cannot load BPF programs: %s", strerror(-err));
+		goto cleanup;
+	}
+	/* Read in place at each scrape: one mapping instead of a syscall per slot. */
+	hot_len = (size_t)ncpu * HTTP_HOT_SLOTS * sizeof(*hot);
+	hot = mmap(NULL, hot_len, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.http_hot), 0);
+	if (hot == MAP_FAILED) {
+		err = -errno;
+		hot = NULL;
+		log_error("http: cannot map http_hot: %s", strerror(-err));
 		goto cleanup;
 	}
 
@@ -144,11 +179,14 @@ static int start(const struct config *cfg)
 		if (self__attached("http", prog, link) && nr_links < 32)
 			links[nr_links++] = link;
 	}
-	if (socket_hooks)
-		self__map_counted("http_conns", count_conns);
-	else
+	if (socket_hooks) {
+		self__map_counted("http_conns", count_conns, 0);
+		if (cfg->http_conn_slots)
+			self__map_counted("http_sock_table", count_table, cfg->http_conn_slots);
+	} else {
 		self__map("http_conns", bpf_map__fd(skel->maps.http_conns),
 			  bpf_map__max_entries(skel->maps.http_conns));
+	}
 	self__map("http_endpoints", bpf_map__fd(skel->maps.http_endpoints),
 		  bpf_map__max_entries(skel->maps.http_endpoints));
 	self__map("http_services", bpf_map__fd(skel->maps.http_services),
@@ -160,6 +198,7 @@ static int start(const struct config *cfg)
 	return 0;
 
 cleanup:
+	unmap_hot();
 	http_bpf__destroy(skel);
 	skel = NULL;
 	return err;
@@ -267,30 +306,23 @@ static struct http_hot *new_part(struct parts *ps, const struct http_stats_key *
  * http_stats too (see bpf/http.bpf.c), so the places are summed per key. */
 static int read_parts(struct parts *ps)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	int hot_fd = bpf_map__fd(skel->maps.http_hot), fd = bpf_map__fd(skel->maps.http_stats);
+	int fd = bpf_map__fd(skel->maps.http_stats);
 	struct http_stats_key key, next, *prev = NULL;
 	struct http_stats *percpu = NULL;
-	struct http_hot *hot;
 	struct http_hot *pt;
-	__u32 slot;
+	size_t i;
 	int c, err = -ENOMEM;
 
-	/* sizeof both is a multiple of 8, as per-CPU values need */
-	hot = calloc(ncpu, sizeof(*hot));
+	/* sizeof is a multiple of 8, as per-CPU values need */
 	percpu = calloc(ncpu, sizeof(*percpu));
-	if (!hot || !percpu)
+	if (!percpu)
 		goto out;
-	for (slot = 0; slot < HTTP_HOT_SLOTS; slot++) {
-		if (bpf_map_lookup_elem(hot_fd, &slot, hot))
+	for (i = 0; i < (size_t)ncpu * HTTP_HOT_SLOTS; i++) {
+		if (!hot[i].key.endpoint_id)
 			continue;
-		for (c = 0; c < ncpu; c++) {
-			if (!hot[c].key.endpoint_id)
-				continue;
-			if (!(pt = new_part(ps, &hot[c].key)))
-				goto out;
-			pt->st = hot[c].st;
-		}
+		if (!(pt = new_part(ps, &hot[i].key)))
+			goto out;
+		pt->st = hot[i].st;
 	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
@@ -304,7 +336,6 @@ static int read_parts(struct parts *ps)
 	}
 	err = 0;
 out:
-	free(hot);
 	free(percpu);
 	return err;
 }
@@ -444,6 +475,7 @@ static struct http_inflight *read_conns(size_t *count)
 				continue;
 			memcpy(recs[n].service, conn.service, HTTP_SERVICE_LEN);
 			recs[n].count = conn.ignore ? 0 : conn.count;
+			recs[n].in_table = 0;
 		}
 		n++;
 	}
@@ -453,12 +485,27 @@ static struct http_inflight *read_conns(size_t *count)
 	return recs;
 }
 
+/* Watched connections. */
 static __u32 count_conns(void)
 {
 	size_t n;
 
 	free(read_conns(&n));
 	return n;
+}
+
+/* Watched connections whose state is in http_sock_table. */
+static __u32 count_table(void)
+{
+	struct http_inflight *recs;
+	size_t n, i;
+	__u32 in = 0;
+
+	recs = read_conns(&n);
+	for (i = 0; i < n && recs; i++)
+		in += recs[i].in_table;
+	free(recs);
+	return in;
 }
 
 /* Requests read and not yet answered, per service. */
@@ -585,6 +632,7 @@ static void stop(void)
 	links = NULL;
 	nr_links = 0;
 	iter_link = NULL;
+	unmap_hot();
 	http_bpf__destroy(skel);
 	skel = NULL;
 }

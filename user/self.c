@@ -134,9 +134,9 @@ void self__map(const char *name, int map_fd, __u32 capacity)
 	add_map(name, map_fd, capacity, NULL);
 }
 
-void self__map_counted(const char *name, __u32 (*count)(void))
+void self__map_counted(const char *name, __u32 (*count)(void), __u32 capacity)
 {
-	add_map(name, -1, 0, count);
+	add_map(name, -1, capacity, count);
 }
 
 void self__drops(const char *collector, int drops_map_fd, struct bpf_object *obj)

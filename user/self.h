@@ -21,9 +21,9 @@ struct bpf_link *self__attached(const char *collector, struct bpf_program *prog,
 				struct bpf_link *link);
 /* A map whose fill is exported as redscope_map_entries/redscope_map_capacity. */
 void self__map(const char *name, int map_fd, __u32 capacity);
-/* A map whose keys cannot be walked (socket storage): count() gives its
- * entries, and it has no capacity. */
-void self__map_counted(const char *name, __u32 (*count)(void));
+/* A map whose entries count() gives (socket storage has no keys to walk);
+ * capacity 0: it has none. */
+void self__map_counted(const char *name, __u32 (*count)(void), __u32 capacity);
 /* A collector's per-CPU "drops" array, indexed by enum drop_reason (drops.h),
  * and its BPF object, whose programs' recursion misses count as drops too. */
 void self__drops(const char *collector, int drops_map_fd, struct bpf_object *obj);

@@ -57,6 +57,16 @@ int main(void)
 	CHECK(parse(&c, "--http.max-endpoints=0", NULL) == -EINVAL, "0 refused");
 	CHECK(parse(&c, "--http.max-endpoints=10001", NULL) == -EINVAL, "10001 refused");
 	CHECK(parse(&c, "--http.max-endpoints=-1", NULL) == -EINVAL, "negative refused");
+	CHECK(parse(&c, NULL, NULL) == 0 && c.http_conn_slots == 16384, "conn slots: 16384");
+	CHECK(parse(&c, "--http.conn-slots=0", NULL) == 0 && c.http_conn_slots == 0,
+	      "conn slots: 0");
+	CHECK(parse(&c, "--http.conn-slots=1", NULL) == 0 && c.http_conn_slots == 1,
+	      "conn slots: 1");
+	CHECK(parse(&c, "--http.conn-slots=262144", NULL) == 0 && c.http_conn_slots == 262144,
+	      "conn slots: 262144");
+	CHECK(parse(&c, "--http.conn-slots=1000", NULL) == -EINVAL, "conn slots: not a power of 2");
+	CHECK(parse(&c, "--http.conn-slots=524288", NULL) == -EINVAL, "conn slots: too many");
+	CHECK(parse(&c, "--http.conn-slots=-4", NULL) == -EINVAL, "conn slots: negative");
 	CHECK(parse(&c, NULL, NULL) == 0 && c.http_hooks == HTTP_HOOKS_AUTO,
 	      "hooks: auto by default");
 	CHECK(parse(&c, "--http.hooks=socket", NULL) == 0 && c.http_hooks == HTTP_HOOKS_SOCKET,

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The socket hooks keep a TCP connection's state in a slot of their table
+# (--http.conn-slots), or in the socket's storage when its slot is taken or
+# the table has none. Counts, sizes and the in-progress gauge must not depend
+# on which: with one slot (connections held open share it: one gets it, the
+# rest use storage), with none, and with the default. On the syscall hooks
+# the flag changes nothing and there is no table to report.
+. "$(dirname "$0")/lib.sh"
+
+NGINX_PORT=18086
+AGENT_PORT=19438
+
+start_nginx $NGINX_PORT '
+	location = /t/ok { return 200 "ok\n"; }
+	location = /t/slow { echo_sleep 1.5; echo "slow"; }
+	location /t/ { }'
+mkdir -p "$NGINX_DIR/www/t"
+head -c 612 /dev/zero | tr '\0' x >"$NGINX_DIR/www/t/index.html"
+
+# Three keep-alive connections opened in turn, one request answered on each;
+# then a slow request on the first and the third, and "held" in $TMP/held
+# while they are in flight; then a last request on each, and all closed.
+cat >"$TMP/hold.py" <<'EOF'
+import socket, sys, time
+
+port, flag = int(sys.argv[1]), sys.argv[2]
+
+def ask(s, path):
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+
+def answer(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
+              if l.lower().startswith(b"content-length:")]
+    if length:
+        while len(body) < length[0]:
+            body += s.recv(4096)
+    else:  # chunked (echo): up to the last chunk
+        while not body.endswith(b"0\r\n\r\n"):
+            body += s.recv(4096)
+
+conns = []
+for i in range(3):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ask(s, b"/t/ok")
+    answer(s)
+    conns.append(s)
+ask(conns[0], b"/t/slow")
+ask(conns[2], b"/t/slow")
+time.sleep(0.3)
+open(flag, "w").write("held\n")
+answer(conns[0])
+answer(conns[2])
+for s in conns:
+    ask(s, b"/t/ok")
+    answer(s)
+for s in conns:
+    s.close()
+EOF
+
+# run SLOTS: one agent with --http.conn-slots=SLOTS over the held connections
+# and wrk; checks the counts. Leaves the held scrape in $TMP/held-SLOTS.prom.
+run() {
+	local slots=$1 got logged_ok logged_wrk
+	start_agent $AGENT_PORT --http.conn-slots="$slots"
+	: >"$NGINX_DIR/access.log"
+	rm -f "$TMP/held"
+	timeout 30 "$PYTHON" "$TMP/hold.py" $NGINX_PORT "$TMP/held" &
+	local holder=$!
+	for _ in $(seq 100); do
+		[ -s "$TMP/held" ] && break
+		sleep 0.05
+	done
+	scrape "$TMP/held-$slots.prom"
+	wait $holder
+	timeout 30 wrk -t1 -c8 -d1s "http://127.0.0.1:$NGINX_PORT/t/index.html" >/dev/null
+	logged_ok=$(nginx_log_count GET /t/ok 200)
+	logged_wrk=$(nginx_log_count GET /t/index.html 200)
+	scrape "$TMP/m-$slots.prom"
+	stop_wrapper "$AGENT_WRAP"
+
+	req() { msum "$TMP/m-$slots.prom" http_requests_total 'service="nginx"' "$@"; }
+	check_eq "slots=$slots: /t/ok counted as sent on the held connections" 6 \
+		"$(req 'endpoint="/t/ok"' 'status="200"')"
+	check_eq "slots=$slots: nginx logged as many" 6 "$logged_ok"
+	check_eq "slots=$slots: the slow requests" 2 "$(req 'endpoint="/t/slow"')"
+	got=$(req 'endpoint="/t/index.html"' 'status="200"')
+	check_eq "slots=$slots: wrk's requests equal nginx's log" "$logged_wrk" "$got"
+	check "slots=$slots: wrk made requests ($got)" test "$got" -gt 100
+	check_eq "slots=$slots: every response of wrk in le=1000" "$got" \
+		"$(msum "$TMP/m-$slots.prom" http_response_size_bytes_bucket \
+			'endpoint="/t/index.html"' 'le="1000"')"
+	check_eq "slots=$slots: the two slow requests in progress while held" 2 \
+		"$(msum "$TMP/held-$slots.prom" http_requests_in_progress 'service="nginx"')"
+	check_eq "slots=$slots: nothing in progress at the end" 0 \
+		"$(msum "$TMP/m-$slots.prom" http_requests_in_progress 'service="nginx"')"
+	check_eq "slots=$slots: no events dropped" 0 \
+		"$(msum "$TMP/m-$slots.prom" redscope_events_dropped_total)"
+	# The socket hooks watch every TCP connection a server accepted, the
+	# scrape's own too (until its first bytes show it is redscope's); the
+	# syscall hooks know the process at accept and leave it out.
+	local own=0
+	! grep -q 'http: socket hooks' "$AGENT_LOG" || own=1
+	check_eq "slots=$slots: the three held connections watched (and $own of the scrape)" \
+		$((3 + own)) "$(msum "$TMP/held-$slots.prom" redscope_map_entries 'map="http_conns"')"
+	check_eq "slots=$slots: once they closed, $own" $own \
+		"$(msum "$TMP/m-$slots.prom" redscope_map_entries 'map="http_conns"')"
+}
+
+run 1
+run 0
+run 16384
+
+table() { msum "$TMP/held-$1.prom" redscope_map_entries 'map="http_sock_table"'; }
+if grep -q 'http: socket hooks' "$AGENT_LOG"; then
+	check_eq "one slot: the first held connection in the table" 1 "$(table 1)"
+	check_eq "one slot: its capacity" 1 \
+		"$(msum "$TMP/held-1.prom" redscope_map_capacity 'map="http_sock_table"')"
+	check_eq "no slots: no table reported" 0 \
+		"$(nseries "$TMP/held-0.prom" redscope_map_entries 'map="http_sock_table"')"
+	# The held connections and the scrape's. Four cookies share a slot of
+	# 16384 with odds of 1 in 2700; two sharing still leaves three.
+	check "default: the held connections in the table ($(table 16384) of 4)" \
+		test "$(table 16384)" -ge 3
+	check_eq "default: its capacity" 16384 \
+		"$(msum "$TMP/held-16384.prom" redscope_map_capacity 'map="http_sock_table"')"
+	check_eq "once closed, only the scrape's connection in the table" 1 \
+		"$(msum "$TMP/m-16384.prom" redscope_map_entries 'map="http_sock_table"')"
+else
+	check_eq "syscall hooks: no table reported" 0 \
+		"$(nseries "$TMP/held-16384.prom" redscope_map_entries 'map="http_sock_table"')"
+fi
+
+finish "$TMP/m-16384.prom"
