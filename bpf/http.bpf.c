@@ -50,8 +50,8 @@ const volatile __u32 sock_slots = 0;
  * Connection state. With syscall hooks: in http_conns, a hash by (process, fd).
  * With socket hooks, in one of two homes:
  *   http_sock_table  a TCP connection a server accepted takes the slot its
- *                    socket's address hashes to at the handshake, and frees
- *                    it when the socket closes: found in one load;
+ *                    socket cookie hashes to at the handshake, and frees it
+ *                    when the socket closes: found in one load;
  *   http_socks       the socket's own storage, for a connection whose slot
  *                    another holds and for unix sockets (no close event would
  *                    free a slot): found by a helper that makes three
@@ -68,9 +68,9 @@ struct {
 } http_socks SEC(".maps");
 
 struct sock_slot {
-	__u64 sk; /* the socket's address (see sock_id), 0: free */
+	__u64 cookie; /* the socket's cookie, 0: free */
 	struct http_conn conn;
-} __attribute__((aligned(64))); /* sk and the state's head share a cache line */
+} __attribute__((aligned(64))); /* the cookie and the state's head share a cache line */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -908,45 +908,36 @@ static __always_inline __u64 tcp_now(struct sock *sk, int flags)
 	return tp->tcp_clock_cache;
 }
 
-/*
- * A socket's address as a number (the verifier lets no pointer be hashed):
- * the hook's first argument, sk, copied out as bytes. It names the socket
- * while it lives, and needs no load from it: the slot can be fetched at once.
- */
-static __always_inline __u64 sock_id(void *arg)
+/* The slot of http_sock_table a socket with this cookie may hold. */
+static __always_inline struct sock_slot *sock_slot(__u64 cookie)
 {
-	__u64 id = 0;
-
-	bpf_probe_read_kernel(&id, sizeof(id), arg);
-	return id;
-}
-
-/* The slot of http_sock_table the socket with this id may hold. */
-static __always_inline struct sock_slot *sock_slot(__u64 id)
-{
-	__u32 i = ((id * 0x9e3779b97f4a7c15ULL) >> 32) & (sock_slots - 1);
+	__u32 i = ((cookie * 0x9e3779b97f4a7c15ULL) >> 32) & (sock_slots - 1);
 
 	return sock_slots ? bpf_map_lookup_elem(&http_sock_table, &i) : 0;
 }
 
-/* The socket's slot if its state is in the table, else 0. */
-static __always_inline struct sock_slot *table_slot(__u64 id)
+/* sk's slot if its state is in the table, else 0. The cookie is read, not
+ * made: a socket without one was never given a slot. */
+static __always_inline struct sock_slot *table_slot(struct sock *sk)
 {
-	struct sock_slot *t = sock_slot(id);
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct sock_slot *t;
 
-	return t && t->sk == id ? t : 0;
+	if (!cookie)
+		return 0;
+	t = sock_slot(cookie);
+	return t && t->cookie == cookie ? t : 0;
 }
 
 /* A watched socket's state, wherever it lives (see http_sock_table). */
-static __always_inline struct http_conn *sock_conn(struct sock *sk, __u64 id)
+static __always_inline struct http_conn *sock_conn(struct sock *sk)
 {
-	struct sock_slot *t = table_slot(id);
+	struct sock_slot *t = table_slot(sk);
 
 	return t ? &t->conn : bpf_sk_storage_get(&http_socks, sk, 0, 0);
 }
 
-/* ret bytes read from (or written to) sk; ctx: the hook's arguments. */
-static __always_inline int on_sock_io(void *ctx, struct sock *sk, int ret, int flags, int is_write)
+static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int is_write)
 {
 	struct http_conn *c;
 
@@ -954,7 +945,7 @@ static __always_inline int on_sock_io(void *ctx, struct sock *sk, int ret, int f
 		return 0;
 	/* Most sockets carry no storage at all (clients, other protocols): one
 	 * load says so. */
-	c = sk->sk_bpf_storage ? sock_conn(sk, sock_id(ctx)) : 0;
+	c = sk->sk_bpf_storage ? sock_conn(sk) : 0;
 	if (!c) {
 		if (is_write || !unix_server(sk))
 			return 0;
@@ -970,13 +961,13 @@ static __always_inline int on_sock_io(void *ctx, struct sock *sk, int ret, int f
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(http_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(ctx, sk, ret, flags, 0);
+	return on_sock_io(sk, ret, flags, 0);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(http_sock_send, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(ctx, sk, ret, flags, 1);
+	return on_sock_io(sk, ret, flags, 1);
 }
 
 /* TCP state changes: a connection a server accepted is watched from the end of
@@ -986,10 +977,10 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const int newstate)
 {
 	struct sock *sk = (struct sock *)csk;
-	__u64 id = sock_id(ctx), held;
 	struct sock_slot *t;
 	struct http_conn *c;
 	struct zeroes *z;
+	__u64 cookie;
 
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
 		if (!bpf_sk_storage_get(&http_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE)) {
@@ -997,20 +988,17 @@ int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const 
 			return 0;
 		}
 		/* Taken, the slot is this socket's until it closes; else its
-		 * state stays in the storage just made. A slot already holding
-		 * this address is a dead socket's whose close went unseen. */
-		t = sock_slot(id);
+		 * state stays in the storage just made. */
+		cookie = bpf_get_socket_cookie(sk);
+		t = sock_slot(cookie);
 		z = zeroes();
-		if (!t || !z)
-			return 0;
-		held = __sync_val_compare_and_swap(&t->sk, 0, id);
-		if (!held || held == id)
+		if (t && z && __sync_val_compare_and_swap(&t->cookie, 0, cookie) == 0)
 			t->conn = z->conn;
 		return 0;
 	}
 	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE)
 		return 0;
-	t = table_slot(id);
+	t = table_slot(sk);
 	c = t ? &t->conn : bpf_sk_storage_get(&http_socks, sk, 0, 0);
 	if (!c)
 		return 0;
@@ -1019,7 +1007,7 @@ int BPF_PROG(http_sock_state, const struct sock *csk, const int oldstate, const 
 		return 0;
 	c->count = 0; /* requests never answered: nothing to count */
 	if (t)
-		t->sk = 0;
+		t->cookie = 0;
 	return 0;
 }
 
@@ -1034,7 +1022,7 @@ int http_iter_socks(struct bpf_iter__bpf_sk_storage_map *ctx)
 
 	if (!c || !sk)
 		return 0;
-	t = table_slot(sock_id(&ctx->sk));
+	t = table_slot(sk);
 	if (t) {
 		c = &t->conn;
 		rec.in_table = 1;

@@ -121,7 +121,7 @@ if grep -q 'http: socket hooks' "$AGENT_LOG"; then
 		"$(msum "$TMP/held-1.prom" redscope_map_capacity 'map="http_sock_table"')"
 	check_eq "no slots: no table reported" 0 \
 		"$(nseries "$TMP/held-0.prom" redscope_map_entries 'map="http_sock_table"')"
-	# The held connections and the scrape's. Four sockets share a slot of
+	# The held connections and the scrape's. Four cookies share a slot of
 	# 16384 with odds of 1 in 2700; two sharing still leaves three.
 	check "default: the held connections in the table ($(table 16384) of 4)" \
 		test "$(table 16384)" -ge 3
