@@ -3,15 +3,18 @@
 # (--http.conn-slots), or in the socket's storage when its slot is taken or
 # the table has none. Counts, sizes and the in-progress gauge must not depend
 # on which: with one slot (connections held open share it: one gets it, the
-# rest use storage), with none, and with the default. On the syscall hooks
+# rest use storage), with none, and with the default; over IPv4 and IPv6,
+# with keep-alive and without. On the syscall hooks
 # the flag changes nothing and there is no table to report.
 . "$(dirname "$0")/lib.sh"
 
 NGINX_PORT=18086
 AGENT_PORT=19438
 
-start_nginx $NGINX_PORT '
+start_nginx $NGINX_PORT "
+	listen [::1]:$NGINX_PORT;"'
 	location = /t/ok { return 200 "ok\n"; }
+	location = /t/v6 { return 200 "v6\n"; }
 	location = /t/slow { echo_sleep 1.5; echo "slow"; }
 	location /t/ { }'
 mkdir -p "$NGINX_DIR/www/t"
@@ -77,6 +80,8 @@ run() {
 	scrape "$TMP/held-$slots.prom"
 	wait $holder
 	timeout 30 wrk -t1 -c8 -d1s "http://127.0.0.1:$NGINX_PORT/t/index.html" >/dev/null
+	curl_keepalive 3 "http://[::1]:$NGINX_PORT/t/v6" # IPv6: 3 on one connection
+	curl_n 2 "http://[::1]:$NGINX_PORT/t/v6"
 	logged_ok=$(nginx_log_count GET /t/ok 200)
 	logged_wrk=$(nginx_log_count GET /t/index.html 200)
 	scrape "$TMP/m-$slots.prom"
@@ -87,6 +92,7 @@ run() {
 		"$(req 'endpoint="/t/ok"' 'status="200"')"
 	check_eq "slots=$slots: nginx logged as many" 6 "$logged_ok"
 	check_eq "slots=$slots: the slow requests" 2 "$(req 'endpoint="/t/slow"')"
+	check_eq "slots=$slots: over IPv6, keep-alive and not" 5 "$(req 'endpoint="/t/v6"' 'status="200"')"
 	got=$(req 'endpoint="/t/index.html"' 'status="200"')
 	check_eq "slots=$slots: wrk's requests equal nginx's log" "$logged_wrk" "$got"
 	check "slots=$slots: wrk made requests ($got)" test "$got" -gt 100
