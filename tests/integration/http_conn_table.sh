@@ -4,8 +4,8 @@
 # the table has none. Counts, sizes and the in-progress gauge must not depend
 # on which: with one slot (connections held open share it: one gets it, the
 # rest use storage), with none, and with the default; over IPv4 and IPv6,
-# with keep-alive and without. On the syscall hooks
-# the flag changes nothing and there is no table to report.
+# with keep-alive and without. On the syscall hooks the flag changes nothing
+# and there is no table to report.
 . "$(dirname "$0")/lib.sh"
 
 NGINX_PORT=18086
@@ -106,8 +106,9 @@ run() {
 	check_eq "slots=$slots: no events dropped" 0 \
 		"$(msum "$TMP/m-$slots.prom" redscope_events_dropped_total)"
 	# The socket hooks watch every TCP connection a server accepted, the
-	# scrape's own too (until its first bytes show it is redscope's); the
-	# syscall hooks know the process at accept and leave it out.
+	# scrape's own too (its first bytes show it is redscope's, and it is
+	# passed over from then on, but still watched); the syscall hooks know
+	# the process at accept and leave it out.
 	local own=0
 	! grep -q 'http: socket hooks' "$AGENT_LOG" || own=1
 	check_eq "slots=$slots: the three held connections watched (and $own of the scrape)" \
