@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
@@ -485,27 +486,81 @@ static struct http_inflight *read_conns(size_t *count)
 	return recs;
 }
 
+/*
+ * The two connection counts on the map gauges, as of the latest read_conns()
+ * of the in-progress gauge: a scrape renders that gauge first, so its one walk
+ * of every connection serves the counts too, and all three agree. Each count
+ * is taken once, and only while fresh; otherwise (a /health/detailed request,
+ * say) it reads the connections itself.
+ */
+#define CONNS_FRESH_NS 1000000000ULL
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	__u32 conns, in_table;
+	bool conns_ready, table_ready;
+	__u64 at_ns;
+} last_read;
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void counts_of(const struct http_inflight *recs, size_t n, __u32 *conns, __u32 *in_table)
+{
+	size_t i;
+
+	*conns = n;
+	*in_table = 0;
+	for (i = 0; i < n && recs; i++)
+		*in_table += recs[i].in_table;
+}
+
+static void keep_counts(const struct http_inflight *recs, size_t n)
+{
+	pthread_mutex_lock(&conns_lock);
+	counts_of(recs, n, &last_read.conns, &last_read.in_table);
+	last_read.conns_ready = last_read.table_ready = true;
+	last_read.at_ns = monotonic_ns();
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/* One of the two counts: which = 0 watched connections, 1 those in the table. */
+static __u32 conn_count(int which)
+{
+	struct http_inflight *recs;
+	__u32 conns, in_table;
+	bool *ready;
+	size_t n;
+
+	pthread_mutex_lock(&conns_lock);
+	ready = which ? &last_read.table_ready : &last_read.conns_ready;
+	if (*ready && monotonic_ns() - last_read.at_ns < CONNS_FRESH_NS) {
+		*ready = false;
+		conns = which ? last_read.in_table : last_read.conns;
+		pthread_mutex_unlock(&conns_lock);
+		return conns;
+	}
+	pthread_mutex_unlock(&conns_lock);
+	recs = read_conns(&n);
+	counts_of(recs, n, &conns, &in_table);
+	free(recs);
+	return which ? in_table : conns;
+}
+
 /* Watched connections. */
 static __u32 count_conns(void)
 {
-	size_t n;
-
-	free(read_conns(&n));
-	return n;
+	return conn_count(0);
 }
 
 /* Watched connections whose state is in http_sock_table. */
 static __u32 count_table(void)
 {
-	struct http_inflight *recs;
-	size_t n, i;
-	__u32 in = 0;
-
-	recs = read_conns(&n);
-	for (i = 0; i < n && recs; i++)
-		in += recs[i].in_table;
-	free(recs);
-	return in;
+	return conn_count(1);
 }
 
 /* Requests read and not yet answered, per service. */
@@ -531,6 +586,7 @@ static void render_in_progress(struct prom *p)
 	}
 	qsort(g, n, sizeof(*g), cmp_gauge);
 	recs = read_conns(&nrecs);
+	keep_counts(recs, nrecs);
 	for (i = 0; i < nrecs; i++) {
 		if (!recs[i].count)
 			continue;

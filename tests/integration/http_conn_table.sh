@@ -77,7 +77,11 @@ run() {
 		[ -s "$TMP/held" ] && break
 		sleep 0.05
 	done
-	scrape "$TMP/held-$slots.prom"
+	# A scrape, then /health/detailed on the same connection: the scrape
+	# counts the connections in the walk it makes for the gauge; alone,
+	# /health/detailed walks them itself, and must find as many.
+	curl -sf --max-time 10 "$AGENT_URL/metrics" -o "$TMP/held-$slots.prom" \
+		"$AGENT_URL/health/detailed" -o "$TMP/detailed-$slots.json"
 	wait $holder
 	timeout 30 wrk -t1 -c8 -d1s "http://127.0.0.1:$NGINX_PORT/t/index.html" >/dev/null
 	curl_keepalive 3 "http://[::1]:$NGINX_PORT/t/v6" # IPv6: 3 on one connection
@@ -113,15 +117,27 @@ run() {
 	! grep -q 'http: socket hooks' "$AGENT_LOG" || own=1
 	check_eq "slots=$slots: the three held connections watched (and $own of the scrape)" \
 		$((3 + own)) "$(msum "$TMP/held-$slots.prom" redscope_map_entries 'map="http_conns"')"
+	check_eq "slots=$slots: /health/detailed, alone, finds as many" \
+		"$((3 + own)) $(table "$slots")" "$(detailed_entries "$slots")"
 	check_eq "slots=$slots: once they closed, $own" $own \
 		"$(msum "$TMP/m-$slots.prom" redscope_map_entries 'map="http_conns"')"
+}
+
+# table SLOTS: connections in the table, held, as the scrape saw them.
+table() { msum "$TMP/held-$1.prom" redscope_map_entries 'map="http_sock_table"'; }
+# detailed_entries SLOTS: the same two counts in /health/detailed, held.
+detailed_entries() {
+	"$PYTHON" -c '
+import json, sys
+maps = {m["name"]: m["entries"] for m in json.load(open(sys.argv[1]))["maps"]}
+print(maps.get("http_conns", -1), maps.get("http_sock_table", 0))
+' "$TMP/detailed-$1.json"
 }
 
 run 1
 run 0
 run 16384
 
-table() { msum "$TMP/held-$1.prom" redscope_map_entries 'map="http_sock_table"'; }
 if grep -q 'http: socket hooks' "$AGENT_LOG"; then
 	check_eq "one slot: the first held connection in the table" 1 "$(table 1)"
 	check_eq "one slot: its capacity" 1 \
