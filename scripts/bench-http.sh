@@ -125,6 +125,25 @@ start_floor() {
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# median_ci: "LOW HIGH PERCENT": two of the values on stdin that hold their
+# true median between them with at least 95 % odds, whatever the values'
+# distribution (the sign test's interval: the median lies below the k-th
+# smallest of n values with odds P(Binomial(n, 1/2) < k)); "- - -" with too
+# few values (under 6).
+median_ci() {
+	sort -g | awk '{v[NR] = $1} END {
+		n = NR; k = 0; tail = 0; p = 0.5 ^ n
+		for (j = 0; j < n; j++) {
+			tail += p # P(X <= j)
+			if (tail > 0.025)
+				break
+			k = j + 1; kt = tail
+			p = p * (n - j) / (j + 1)
+		}
+		if (k < 1) { print "- - -"; exit }
+		printf "%s %s %.0f\n", v[k], v[n - k + 1], (1 - 2 * kt) * 100
+	}'
+}
 
 none=() floor=() agent=() floor_loss=() agent_loss=() above=()
 cpu_ticks_sum=0 cpu_ns_sum=0 hwm_kb=0 drops=0 counted=0 wrk_total=0
@@ -181,6 +200,7 @@ loss() { awk -v a="$1" -v b="$m_none" 'BEGIN { printf "%.1f %%", (b - a) / b * 1
 m_floor_loss=$(printf '%s\n' "${floor_loss[@]}" | median)
 m_agent_loss=$(printf '%s\n' "${agent_loss[@]}" | median)
 m_above=$(printf '%s\n' "${above[@]}" | median)
+read -r ci_lo ci_hi ci_pct < <(printf '%s\n' "${above[@]}" | median_ci)
 n_above2=$(printf '%s\n' "${above[@]}" | awk '$1 > 2 { n++ } END { print n + 0 }')
 cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 	'BEGIN { printf "%.2f %%", t / hz / (ns / 1e9) * 100 }')
@@ -197,6 +217,12 @@ printf 'redscope above floor     %.1f points: median over rounds of redscope'"'"
 	"$m_above"
 printf '                         in the same round (%d of %d rounds more than 2 points above)\n' \
 	"$n_above2" "$ROUNDS"
+if [ "$ci_lo" = - ]; then
+	printf '                         (too few rounds for an interval: 6 at least)\n'
+else
+	printf '                         %s %% interval for that median: %.1f to %.1f points\n' \
+		"$ci_pct" "$ci_lo" "$ci_hi"
+fi
 printf '\nredscope userspace CPU   %s of one core (utime+stime over its runs, one scrape each)\n' "$cpu_pct"
 printf 'redscope peak RSS        %.1f MB (VmHWM)\n' "$(awk -v k="$hwm_kb" 'BEGIN { print k / 1024 }')"
 printf 'events dropped           %d (redscope_events_dropped_total, all rounds)\n' "$drops"
