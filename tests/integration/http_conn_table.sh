@@ -77,11 +77,8 @@ run() {
 		[ -s "$TMP/held" ] && break
 		sleep 0.05
 	done
-	# A scrape, then /health/detailed on the same connection: the scrape
-	# counts the connections in the walk it makes for the gauge; alone,
-	# /health/detailed walks them itself, and must find as many.
-	curl -sf --max-time 10 "$AGENT_URL/metrics" -o "$TMP/held-$slots.prom" \
-		"$AGENT_URL/health/detailed" -o "$TMP/detailed-$slots.json"
+	scrape "$TMP/held-$slots.prom"
+	detailed_held "$slots" "$(msum "$TMP/held-$slots.prom" redscope_map_entries 'map="http_conns"')"
 	wait $holder
 	timeout 30 wrk -t1 -c8 -d1s "http://127.0.0.1:$NGINX_PORT/t/index.html" >/dev/null
 	curl_keepalive 3 "http://[::1]:$NGINX_PORT/t/v6" # IPv6: 3 on one connection
@@ -118,20 +115,33 @@ run() {
 	check_eq "slots=$slots: the three held connections watched (and $own of the scrape)" \
 		$((3 + own)) "$(msum "$TMP/held-$slots.prom" redscope_map_entries 'map="http_conns"')"
 	check_eq "slots=$slots: /health/detailed, alone, finds as many" \
-		"$((3 + own)) $(table "$slots")" "$(detailed_entries "$slots")"
+		"$((3 + own)) $(table "$slots")" "$(detailed_counts "$TMP/detailed-$slots.json")"
 	check_eq "slots=$slots: once they closed, $own" $own \
 		"$(msum "$TMP/m-$slots.prom" redscope_map_entries 'map="http_conns"')"
 }
 
 # table SLOTS: connections in the table, held, as the scrape saw them.
 table() { msum "$TMP/held-$1.prom" redscope_map_entries 'map="http_sock_table"'; }
-# detailed_entries SLOTS: the same two counts in /health/detailed, held.
-detailed_entries() {
+# detailed_counts FILE: the same two counts in a /health/detailed answer.
+detailed_counts() {
 	"$PYTHON" -c '
 import json, sys
 maps = {m["name"]: m["entries"] for m in json.load(open(sys.argv[1]))["maps"]}
 print(maps.get("http_conns", -1), maps.get("http_sock_table", 0))
-' "$TMP/detailed-$1.json"
+' "$1"
+}
+# detailed_held SLOTS CONNS: /health/detailed into $TMP/detailed-SLOTS.json
+# while the connections are held. A scrape counts the connections in the walk
+# it makes for the gauge; /health/detailed alone walks them itself. Asked
+# until it sees the scrape's CONNS (the scrape's own connection, replaced by
+# this one's, may still be closing), for at most half a second.
+detailed_held() {
+	local f="$TMP/detailed-$1.json"
+	for _ in $(seq 10); do
+		curl -sf --max-time 2 "$AGENT_URL/health/detailed" -o "$f" || true
+		[ "$(detailed_counts "$f" | cut -d' ' -f1)" = "$2" ] && return
+		sleep 0.05
+	done
 }
 
 run 1
