@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Pools the rounds of several saved scripts/bench-http.sh outputs: one run's
+# median moves by more than the target's margin here (see README), so the
+# figure to judge the collector by is the median over every round of every run
+# of the same BPF code, with the sign test's interval. The rounds come from the
+# losses each run printed, rounded to 0.1 %, so a run's median here may differ
+# by 0.1 from the one it printed.
+#
+#   scripts/bench-pool.sh OUTPUT...     e.g. tests/bench/results/http-*.txt
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/stats.sh
+. "$ROOT/scripts/stats.sh"
+
+[ $# -gt 0 ] || { echo "usage: scripts/bench-pool.sh OUTPUT..." >&2 && exit 2; }
+
+# Each round's redscope loss minus its floor loss, from a run's "round losses" line.
+above_of() {
+	sed -n 's/^round losses (%) *floor: \(.*\); redscope: \(.*\)$/\1;\2/p' "$1" |
+		awk -F';' '{ nf = split($1, f, " "); nr = split($2, r, " ")
+			if (nf != nr) exit 1
+			for (i = 1; i <= nf; i++) printf "%.2f\n", r[i] - f[i] }'
+}
+
+all=()
+for out in "$@"; do
+	[ -r "$out" ] || { echo "bench-pool: cannot read $out" >&2 && exit 1; }
+	mapfile -t run < <(above_of "$out")
+	if [ ${#run[@]} -eq 0 ]; then
+		printf 'bench-pool: %s: %s\n' "$out" \
+			'no "round losses" line of scripts/bench-http.sh, or its two lists differ in length' >&2
+		exit 1
+	fi
+	printf '%-48s %3d rounds, median %5.1f points above the floor\n' \
+		"$out" ${#run[@]} "$(printf '%s\n' "${run[@]}" | median)"
+	all+=("${run[@]}")
+done
+read -r lo hi pct < <(printf '%s\n' "${all[@]}" | median_ci)
+printf 'pooled: %d rounds, median %.1f points above the floor, %s %% interval %s to %s, %d rounds above 2\n' \
+	${#all[@]} "$(printf '%s\n' "${all[@]}" | median)" "$pct" "$lo" "$hi" \
+	"$(printf '%s\n' "${all[@]}" | awk '$1 > 2 { n++ } END { print n + 0 }')"
