@@ -183,7 +183,7 @@ m_floor_loss=$(printf '%s\n' "${floor_loss[@]}" | median)
 m_agent_loss=$(printf '%s\n' "${agent_loss[@]}" | median)
 m_above=$(printf '%s\n' "${above[@]}" | median)
 read -r ci_lo ci_hi ci_pct < <(printf '%s\n' "${above[@]}" | median_ci)
-n_above2=$(printf '%s\n' "${above[@]}" | awk '$1 > 2 { n++ } END { print n + 0 }')
+n_above2=$(printf '%s\n' "${above[@]}" | above2)
 cpu_pct=$(awk -v t="$cpu_ticks_sum" -v hz="$hz" -v ns="$cpu_ns_sum" \
 	'BEGIN { printf "%.2f %%", t / hz / (ns / 1e9) * 100 }')
 

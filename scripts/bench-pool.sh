@@ -37,6 +37,11 @@ for out in "$@"; do
 	all+=("${run[@]}")
 done
 read -r lo hi pct < <(printf '%s\n' "${all[@]}" | median_ci)
-printf 'pooled: %d rounds, median %.1f points above the floor, %s %% interval %s to %s, %d rounds above 2\n' \
-	${#all[@]} "$(printf '%s\n' "${all[@]}" | median)" "$pct" "$lo" "$hi" \
-	"$(printf '%s\n' "${all[@]}" | awk '$1 > 2 { n++ } END { print n + 0 }')"
+if [ "$lo" = - ]; then
+	interval="too few rounds for an interval (6 at least)"
+else
+	interval="$pct % interval $lo to $hi"
+fi
+printf 'pooled: %d rounds, median %.1f points above the floor, %s, %d rounds above 2\n' \
+	${#all[@]} "$(printf '%s\n' "${all[@]}" | median)" "$interval" \
+	"$(printf '%s\n' "${all[@]}" | above2)"

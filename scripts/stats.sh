@@ -2,6 +2,9 @@
 
 # median: the median of the numbers on stdin (the lower one of an even count).
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# above2: how many of the values on stdin (rounds, in points) are above the
+# benchmark's target of 2 points.
+above2() { awk '$1 > 2 { n++ } END { print n + 0 }'; }
 # median_ci: "LOW HIGH PERCENT": two of the values on stdin that hold their
 # true median between them with at least 95 % odds, whatever the values'
 # distribution (the sign test's interval: the median lies below the k-th
