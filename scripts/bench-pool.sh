@@ -6,7 +6,7 @@
 # losses each run printed, rounded to 0.1 %, so a run's median here may differ
 # by 0.1 from the one it printed.
 #
-#   scripts/bench-pool.sh OUTPUT...     e.g. tests/bench/results/http-*.txt
+#   scripts/bench-pool.sh OUTPUT...     e.g. tests/bench/results/epyc/http-*.txt
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
