@@ -153,6 +153,7 @@ struct scratch {
 	struct pg_key key;
 	struct pg_stmt_key skey;
 	struct pg_prep_key pkey;
+	struct pg_title title;
 };
 
 struct {
@@ -839,6 +840,25 @@ int pgsql_exit(void *ctx)
 	return 0;
 }
 
+/*
+ * A TLS backend joined late: its startup packet, and the database it named,
+ * went by encrypted. The process title PostgreSQL wrote over its argv names
+ * the database too, and it is readable here, before the first statement this
+ * session is seen to answer is counted.
+ */
+static __always_inline void title_database(struct scratch *s, struct pg_conn *c)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 start = BPF_CORE_READ(task, mm, arg_start), end = BPF_CORE_READ(task, mm, arg_end);
+	__u32 n;
+
+	if (end <= start)
+		return;
+	n = load_text(s, start, end - start < 128 ? end - start : 128);
+	if (n)
+		pg_title_database(s->text, n, &s->title, c->database, sizeof(c->database));
+}
+
 /* Asks userspace to read this TLS backend's plaintext through uprobes. */
 static __always_inline void want_tls(__u32 tgid)
 {
@@ -868,7 +888,8 @@ static __always_inline int on_data(long ret, __s64 fd, __u64 buf, __u32 dir, __u
 		return 0;
 	c = bpf_map_lookup_elem(&pg_conns, &tgid);
 	s = scratch();
-	if (!c || !s || c->tls != tls || (fd >= 0 && c->fd != fd))
+	/* A TLS session (whole or joined late) is read through the uprobes only. */
+	if (!c || !s || (c->tls != 0) != tls || (fd >= 0 && c->fd != fd))
 		return 0;
 
 	switch (c->state) {
@@ -892,6 +913,12 @@ static __always_inline int on_data(long ret, __s64 fd, __u64 buf, __u32 dir, __u
 			return 0;
 		c->state = PG_S_READY;
 		c->tls = PG_TLS_PARTIAL; /* joined mid-session: what went before is lost */
+		if (!c->database[0])
+			title_database(s, c);
+		/* An answer to a statement we never saw start: no duration to count.
+		 * The walk starts with the client's next message. */
+		if (dir == DIR_OUT)
+			return 0;
 		break;
 	case PG_S_AUTH:
 	case PG_S_READY:

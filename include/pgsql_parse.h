@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * PostgreSQL wire pieces that run inside the BPF programs, plain C so the unit
- * tests run the very same code: operation words, SQLSTATE packing and the
- * statement hash that leaves literals out.
+ * tests run the very same code: operation words, SQLSTATE packing, the
+ * statement hash that leaves literals out, and backend titles.
  *
  * As in http_parse.h, the hasher's state lives in map memory in BPF (struct
  * pg_hasher in the per-CPU scratch), so its bpf_loop callback converges.
@@ -224,6 +224,94 @@ static __always_inline void pg_hash_text(const char *text, __u32 n, struct pg_ha
 		h->word = 0;
 	if (h->hash == 0)
 		h->hash = 1; /* 0 means "unknown" */
+}
+
+/*
+ * A client backend's process title, "postgres: [cluster: ]user database
+ * host(port)|[local] state": PostgreSQL writes it over its argv, so both
+ * userspace (/proc/PID/cmdline) and the BPF side (the backend's own memory)
+ * read it. The step splits it at spaces and keeps the first PG_TITLE_TOKENS
+ * tokens' offsets and lengths (state in map memory in BPF, as above).
+ */
+#define PG_TITLE_TOKENS 5 /* "postgres:", cluster, user, database, host */
+
+struct pg_title {
+	__u32 n;     /* bytes of title */
+	__u32 count; /* tokens seen */
+	__u32 cur;   /* start of the token being read, or n + 1 between tokens */
+	__u32 start[PG_TITLE_TOKENS];
+	__u32 len[PG_TITLE_TOKENS];
+};
+
+struct pg_title_ctx {
+	const char *text; /* PG_TEXT_LEN bytes */
+	struct pg_title *t;
+};
+
+static long pg_title_step(__u32 i, void *arg)
+{
+	struct pg_title_ctx *x = arg;
+	struct pg_title *t = x->t;
+	__u32 c = i < t->n ? (unsigned char)x->text[i & PG_TEXT_MASK] : 0;
+	__u32 k = t->count;
+
+	if (c != ' ' && c != 0) {
+		if (t->cur > t->n)
+			t->cur = i;
+		return 0;
+	}
+	if (t->cur <= t->n && k < PG_TITLE_TOKENS) { /* a token ends at i */
+		t->start[k] = t->cur;
+		t->len[k] = i - t->cur;
+		t->count = k + 1;
+	}
+	t->cur = t->n + 1;
+	return c == 0 || t->count >= PG_TITLE_TOKENS;
+}
+
+/*
+ * The database named by the title in text (n bytes, NUL-terminated within a
+ * PG_TEXT_LEN buffer), copied into db (dbsz bytes, NUL-terminated). Returns
+ * 0, or -1 for the server's other processes (checkpointer, autovacuum worker,
+ * walsender, ...): their titles do not end the third field with a host.
+ */
+static __always_inline int pg_title_database(const char *text, __u32 n, struct pg_title *t,
+					     char *db, __u32 dbsz)
+{
+	struct pg_title_ctx x = {.text = text, .t = t};
+	__u32 f, hs, hl, ds, dl, i;
+
+	if (n > PG_TEXT_LEN - 1)
+		n = PG_TEXT_LEN - 1;
+	__builtin_memset(t, 0, sizeof(*t));
+	t->n = n;
+	t->cur = n + 1;
+	bpf_loop(PG_TEXT_LEN, pg_title_step, &x, 0);
+	if (t->count < 4 || t->start[0] != 0 || t->len[0] != 9)
+		return -1;
+	for (i = 0; i < 9; i++)
+		if (text[i] != "postgres:"[i])
+			return -1;
+	/* A cluster name ends with ':' (Debian's "15/main:"). */
+	f = t->len[1] && text[(t->start[1] + t->len[1] - 1) & PG_TEXT_MASK] == ':' ? 2 : 1;
+	if (f + 2 >= t->count)
+		return -1;
+	hs = t->start[f + 2];
+	hl = t->len[f + 2];
+	if (!hl)
+		return -1;
+	if (!(hl == 7 && text[hs & PG_TEXT_MASK] == '[' && text[(hs + 6) & PG_TEXT_MASK] == ']') &&
+	    text[(hs + hl - 1) & PG_TEXT_MASK] != ')')
+		return -1;
+	ds = t->start[f + 1];
+	dl = t->len[f + 1];
+	for (i = 0; i < dbsz - 1; i++) {
+		if (i >= dl)
+			break;
+		db[i] = text[(ds + i) & PG_TEXT_MASK];
+	}
+	db[i] = 0;
+	return 0;
 }
 
 #endif

@@ -33,6 +33,7 @@
 #include "links.h"
 #include "log.h"
 #include "pgsql.h"
+#include "pgsql_parse.h"
 #include "pgsql.skel.h"
 #include "self.h"
 
@@ -415,32 +416,19 @@ static bool has_pg_title(int pid, char *title, size_t size)
 	return n > 10 && !strncmp(title, "postgres: ", 10);
 }
 
-/*
- * The database of a client backend from its title "postgres: [cluster: ]user
- * database host(port)|[local] state". Returns false for the server's other
- * processes (checkpointer, autovacuum worker, walsender, ...).
- */
+/* The database of a client backend from its title (pg_title_database, the
+ * parser the BPF side runs on a TLS backend it joined late). Returns false
+ * for the server's other processes (checkpointer, autovacuum worker, ...). */
 bool pgsql__title_database(const char *title, char *db, size_t dbsz);
 bool pgsql__title_database(const char *title, char *db, size_t dbsz)
 {
-	char copy[512], *tok[4], *save = NULL, *t;
-	int n = 0;
+	char text[PG_TEXT_LEN] = {0};
+	struct pg_title t;
 
-	snprintf(copy, sizeof(copy), "%s", title + 10);
-	t = strtok_r(copy, " ", &save);
-	if (t && t[strlen(t) - 1] == ':') /* cluster_name */
-		t = strtok_r(NULL, " ", &save);
-	while (t && n < 4) {
-		tok[n++] = t;
-		t = strtok_r(NULL, " ", &save);
-	}
-	if (n < 3)
+	if (!dbsz)
 		return false;
-	if (strcmp(tok[2], "[local]") &&
-	    !(strchr(tok[2], '(') && tok[2][strlen(tok[2]) - 1] == ')'))
-		return false;
-	snprintf(db, dbsz, "%s", tok[1]);
-	return true;
+	snprintf(text, sizeof(text), "%s", title);
+	return pg_title_database(text, strlen(text), &t, db, dbsz) == 0;
 }
 
 /* The one socket a backend holds: its client. -1 when not exactly one. */
@@ -526,15 +514,10 @@ static void adopt_backend(int pid, int server, const char *service, const char *
 
 	if (!pgsql__title_database(title, db, sizeof(db)))
 		return;
-	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c)) {
-		/* Followed since its fork. A TLS backend whose startup packet went by
-		 * before its uprobes were in place learns its database here. */
-		if (c.tls == PG_TLS_PARTIAL && c.state == PG_S_READY && !c.database[0]) {
-			memcpy(c.database, db, strnlen(db, sizeof(c.database) - 1));
-			bpf_map_update_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c, BPF_EXIST);
-		}
+	/* Followed since its fork (a TLS backend joined late reads its database
+	 * from its title on the BPF side). */
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c))
 		return;
-	}
 	fd = backend_socket(pid);
 	if (fd < 0)
 		return;

@@ -116,6 +116,25 @@ int main(void)
 	CHECK(!pgsql__title_database("postgres: parallel worker for PID 12", db, sizeof(db)),
 	      "parallel worker");
 	CHECK(!pgsql__title_database("postgres: ", db, sizeof(db)), "empty title");
+	CHECK(!pgsql__title_database("postgres: dave shop", db, sizeof(db)), "no host field");
+	CHECK(!pgsql__title_database("postgrez: erin shop [local] idle", db, sizeof(db)),
+	      "not a PostgreSQL title");
+	CHECK(pgsql__title_database("postgres: frank sales 10.0.0.7(51000)", db, sizeof(db)) &&
+		  !strcmp(db, "sales"),
+	      "title ending at the host (no state yet)");
+	{
+		/* What the BPF side reads: the title, then the NUL-padded rest of argv. */
+		char text[PG_TEXT_LEN] = "postgres: gus inventory [local] idle";
+		char small[5];
+		struct pg_title t;
+
+		CHECK(pg_title_database(text, 128, &t, db, sizeof(db)) == 0 &&
+			  !strcmp(db, "inventory"),
+		      "title read as 128 bytes of argv, NULs after it");
+		CHECK(pg_title_database(text, 128, &t, small, sizeof(small)) == 0 &&
+			  !strcmp(small, "inve"),
+		      "a database longer than the room is cut, NUL-terminated: %s", small);
+	}
 
 	FINISH();
 }
