@@ -401,8 +401,8 @@ static long http_head_step(__u32 k, void *arg)
 
 	(void)k;
 	/* Several lines per callback: each call and return costs ~8 ns where
-	 * returns go through a mitigation thunk (AMD SRSO), more than a line's scan. */
-	for (l = 0; l < 16; l++) {
+	 * returns go through a mitigation thunk (AMD SRSO). */
+	for (l = 0; l < HTTP_HEAD_LINES; l++) {
 		if (p >= h->n)
 			return 1;
 		if (!h->mid_line) {
@@ -413,6 +413,7 @@ static long http_head_step(__u32 k, void *arg)
 					h->end = p;
 				return 1;
 			}
+			/* Only a line starting with C or T can be one of the two we need. */
 			if (!h->first && (((w | 0x20) & 0xff) == 'c' || ((w | 0x20) & 0xff) == 't'))
 				http_header_line(x->b, p, h);
 			h->first = 0;
