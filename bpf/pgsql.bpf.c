@@ -854,7 +854,8 @@ static __always_inline void title_database(struct scratch *s, struct pg_conn *c)
 
 	if (end <= start)
 		return;
-	n = load_text(s, start, end - start < 128 ? end - start : 128);
+	/* Enough for a cluster name, a 63-byte user and a 63-byte database. */
+	n = load_text(s, start, end - start < 256 ? end - start : 256);
 	if (n)
 		pg_title_database(s->text, n, &s->title, c->database, sizeof(c->database));
 }
