@@ -914,8 +914,7 @@ static __always_inline int on_data(long ret, __s64 fd, __u64 buf, __u32 dir, __u
 			return 0;
 		c->state = PG_S_READY;
 		c->tls = PG_TLS_PARTIAL; /* joined mid-session: what went before is lost */
-		if (!c->database[0])
-			title_database(s, c);
+		title_database(s, c);
 		/* An answer to a statement we never saw start: no duration to count.
 		 * The walk starts with the client's next message. */
 		if (dir == DIR_OUT)

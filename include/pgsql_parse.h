@@ -292,17 +292,22 @@ static __always_inline int pg_title_database(const char *text, __u32 n, struct p
 	for (i = 0; i < 9; i++)
 		if (text[i] != "postgres:"[i])
 			return -1;
-	/* A cluster name ends with ':' (Debian's "15/main:"). */
-	f = t->len[1] && text[(t->start[1] + t->len[1] - 1) & PG_TEXT_MASK] == ':' ? 2 : 1;
+	/* A cluster name ends with ':' (Debian's "15/main:"). Tokens are never empty. */
+	f = text[(t->start[1] + t->len[1] - 1) & PG_TEXT_MASK] == ':' ? 2 : 1;
 	if (f + 2 >= t->count)
 		return -1;
+	/* The host: "[local]", or "address(port)". */
 	hs = t->start[f + 2];
 	hl = t->len[f + 2];
-	if (!hl)
-		return -1;
-	if (!(hl == 7 && text[hs & PG_TEXT_MASK] == '[' && text[(hs + 6) & PG_TEXT_MASK] == ']') &&
-	    text[(hs + hl - 1) & PG_TEXT_MASK] != ')')
-		return -1;
+	if (!(hl == 7 && text[hs & PG_TEXT_MASK] == '[' && text[(hs + 6) & PG_TEXT_MASK] == ']')) {
+		if (text[(hs + hl - 1) & PG_TEXT_MASK] != ')')
+			return -1;
+		for (i = 0; i < PG_TEXT_LEN; i++)
+			if (i >= hl || text[(hs + i) & PG_TEXT_MASK] == '(')
+				break;
+		if (i >= hl)
+			return -1;
+	}
 	ds = t->start[f + 1];
 	dl = t->len[f + 1];
 	for (i = 0; i < dbsz - 1; i++) {

@@ -117,6 +117,8 @@ int main(void)
 	      "parallel worker");
 	CHECK(!pgsql__title_database("postgres: ", db, sizeof(db)), "empty title");
 	CHECK(!pgsql__title_database("postgres: dave shop", db, sizeof(db)), "no host field");
+	CHECK(!pgsql__title_database("postgres: dave shop port) idle", db, sizeof(db)),
+	      "a host field ending in ')' without its '('");
 	CHECK(!pgsql__title_database("postgrez: erin shop [local] idle", db, sizeof(db)),
 	      "not a PostgreSQL title");
 	CHECK(pgsql__title_database("postgres: frank sales 10.0.0.7(51000)", db, sizeof(db)) &&
