@@ -22,17 +22,11 @@
 #include <bpf/bpf_core_read.h>
 #include "http.h"
 #include "lib/drops.bpf.h"
+#include "lib/regs.bpf.h"
 #include "http_parse.h"
 
 #define EEXIST	    17
 #define IPPROTO_TCP 6
-
-/* A plain cast the verifier turns into no instruction (Linux 6.2+): loads through
- * its result are direct, where each bpf_skc_to_*() or bpf_task_pt_regs() is a
- * helper call, 30-40 ns apiece on a VM with return-thunk mitigations. Weak:
- * only the socket hooks (6.5+) use it, and the syscall hooks must load on
- * kernels without it. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Only the fields we read: naming vmlinux's whole task_struct would pull types
  * into our BTF that clang 14 encodes in a way the kernel rejects. CO-RE still
@@ -41,7 +35,6 @@ struct task_struct___rs {
 	struct task_struct___rs *group_leader;
 	char comm[16];
 	unsigned int flags;
-	void *stack;
 } __attribute__((preserve_access_index));
 
 /* Set by userspace before load; bounds in nanoseconds and bytes. */
@@ -827,23 +820,6 @@ static __always_inline int needs_bytes(const struct http_conn *c, int ret, int i
 	if (c->req_state == REQ_UNKNOWN)
 		return 0;
 	return c->req_state != REQ_BODY || ret > c->req_remaining;
-}
-
-/* How far a task's saved user registers are from the base of its kernel
- * stack: a constant of the running kernel, so it is asked of bpf_task_pt_regs()
- * once and then added to the stack pointer. */
-__u64 regs_offset = 0;
-
-/* The registers the current task entered its syscall with. */
-static __always_inline struct pt_regs *current_regs(struct task_struct___rs *task)
-{
-	__u64 stack = (__u64)task->stack, off = regs_offset;
-
-	if (!off) {
-		off = (__u64)bpf_task_pt_regs((struct task_struct *)task) - stack;
-		regs_offset = off;
-	}
-	return bpf_rdonly_cast((void *)(stack + off), bpf_core_type_id_kernel(struct pt_regs));
 }
 
 /* ret bytes read from (or written to) watched connection c, by task within the

@@ -134,6 +134,9 @@ struct pg_conn {
 	__u8 pad[7];
 };
 
+/* pg_conn.fd of a postmaster's child not yet seen reading a socket (socket hooks) */
+#define PG_FD_UNKNOWN 0xffffffffu
+
 /* pg_conn.tls */
 #define PG_TLS_WHOLE   1 /* plaintext from the uprobes, from the startup packet on */
 #define PG_TLS_PARTIAL 2 /* the uprobes came after the session had begun */

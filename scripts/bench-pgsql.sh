@@ -4,10 +4,10 @@
 # five setups:
 #   no agent;
 #   floor: empty programs on every hook redscope attaches with both collectors
-#     on (tests/bench/floor.bpf.c: 9 programs with the HTTP collector's socket
-#     hooks, 18 with its syscall hooks, whichever this kernel gets);
+#     on (tests/bench/floor.bpf.c: the hooks each collector picks on this
+#     kernel, socket or syscall; 7 programs with both on socket hooks);
 #   redscope (defaults: HTTP and PostgreSQL collectors);
-#   floor, PostgreSQL hooks only (the PostgreSQL collector's 6 hooks);
+#   floor, PostgreSQL hooks only (4 programs on socket hooks, 6 on syscall);
 #   redscope --no-collector.http.
 # Then one more redscope run with kernel.bpf_stats_enabled=1 (restored after)
 # for the run time of each pgsql_* program; it is not one of the measured
@@ -40,10 +40,13 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 make -s bench >/dev/null
-# The floor carries the HTTP collector's hooks the agent picks on this kernel.
-check_out=$("$ROOT/build/redscope" --check --no-collector.pgsql 2>&1 || true)
+# The floor carries the hooks the agent picks on this kernel, for each collector
+# (PGSQL_HOOKS=socket|syscall makes the agent take those, see pg_lib.sh).
+check_out=$("$ROOT/build/redscope" --check ${PGSQL_HOOKS:+--pgsql.hooks=$PGSQL_HOOKS} 2>&1 || true)
 FLOOR_HTTP=--http=socket
 grep -q 'http: socket hooks' <<<"$check_out" || FLOOR_HTTP=--http=syscall
+FLOOR_PG=--pgsql=socket
+grep -q 'pgsql: socket hooks' <<<"$check_out" || FLOOR_PG=--pgsql=syscall
 # shellcheck source=../tests/integration/pg_lib.sh
 . tests/integration/pg_lib.sh
 export PGSSLMODE=disable
@@ -118,7 +121,7 @@ run_setup() {
 	case $name in
 	none) tps=$(run_pgbench "$DURATION") ;;
 	floor | floor_pg)
-		if [[ $name == floor ]]; then floor_start --pgsql $FLOOR_HTTP; else floor_start --pgsql --http=none; fi
+		if [[ $name == floor ]]; then floor_start $FLOOR_PG $FLOOR_HTTP; else floor_start $FLOOR_PG --http=none; fi
 		tps=$(run_pgbench "$DURATION")
 		floor_stop
 		;;
@@ -186,7 +189,7 @@ printf '\n%-40s %10s %8s\n' "setup (median of $ROUNDS)" "tps" "loss"
 row "no agent" none
 row "floor (empty progs, both collectors)" floor
 row "redscope (both collectors)" redscope
-row "floor, PostgreSQL only (6 empty progs)" floor_pg
+row "floor, PostgreSQL only (${FLOOR_PG#--pgsql=} hooks)" floor_pg
 row "redscope --no-collector.http" redscope_pg
 printf '\nrounds (tps): none %s; floor %s; redscope %s; floor_pg %s; redscope_pg %s\n' \
 	"${none[*]}" "${floor[*]}" "${redscope[*]}" "${floor_pg[*]}" "${redscope_pg[*]}"

@@ -43,12 +43,17 @@ run_suite() {
 	results+=("$(printf '%-40s %s (exit %d)' "$name" "$summary" "$rc")")
 }
 
-# The hooks --http.hooks=auto picks here, and the others.
-check_out=$(build/redscope --check --no-collector.pgsql 2>&1 || true)
+# The hooks --http.hooks=auto and --pgsql.hooks=auto pick here, and the others.
+check_out=$(build/redscope --check 2>&1 || true)
 if grep -q 'http: socket hooks' <<<"$check_out"; then
 	OTHER_HOOKS=syscall
 else
 	OTHER_HOOKS=socket
+fi
+if grep -q 'pgsql: socket hooks' <<<"$check_out"; then
+	OTHER_PG_HOOKS=syscall
+else
+	OTHER_PG_HOOKS=socket
 fi
 
 shopt -s nullglob
@@ -72,6 +77,9 @@ for t in tests/integration/http_*.sh; do
 	[ -x "$t" ] || continue
 	HTTP_HOOKS=$OTHER_HOOKS run_suite "integration/${t##*/} ($OTHER_HOOKS hooks)" "$t"
 done
+# And the PostgreSQL suite on the PostgreSQL collector's other hooks.
+PGSQL_HOOKS=$OTHER_PG_HOOKS run_suite "integration/pgsql.sh ($OTHER_PG_HOOKS hooks)" \
+	tests/integration/pgsql.sh
 
 echo "=== results"
 printf '%s\n' "${results[@]}"

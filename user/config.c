@@ -31,6 +31,7 @@ enum {
 	OPT_HTTP_DUR,
 	OPT_HTTP_SIZE,
 	OPT_PG_MAX_STMT,
+	OPT_PG_HOOKS,
 	OPT_PG_DUR,
 };
 
@@ -52,6 +53,7 @@ static const struct option options[] = {
     {"http.duration-buckets", required_argument, NULL, OPT_HTTP_DUR},
     {"http.size-buckets", required_argument, NULL, OPT_HTTP_SIZE},
     {"pgsql.max-statements", required_argument, NULL, OPT_PG_MAX_STMT},
+    {"pgsql.hooks", required_argument, NULL, OPT_PG_HOOKS},
     {"pgsql.duration-buckets", required_argument, NULL, OPT_PG_DUR},
     {NULL, 0, NULL, 0},
 };
@@ -89,6 +91,8 @@ static void usage(void)
 	    "  --pgsql.max-statements=N      statements with their own histogram, 1..10000\n"
 	    "                                (default 50)\n"
 	    "  --pgsql.duration-buckets=LIST seconds (default as for HTTP)\n"
+	    "  --pgsql.hooks=HOOKS           as --http.hooks (socket: Linux 6.3+); the\n"
+	    "                                syscall hooks slow every syscall on the host\n"
 	    "  --help                        show this and exit\n"
 	    "  --version                     show the version and exit\n",
 	    HIST_MAX_BOUNDS);
@@ -118,6 +122,19 @@ int config__parse_buckets(const char *s, double *out, unsigned *n)
 		p = end + 1;
 	}
 	*n = k;
+	return 0;
+}
+
+static int parse_hooks(const char *s, enum hooks *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = HOOKS_AUTO;
+	else if (!strcmp(s, "socket"))
+		*out = HOOKS_SOCKET;
+	else if (!strcmp(s, "syscall"))
+		*out = HOOKS_SYSCALL;
+	else
+		return -EINVAL;
 	return 0;
 }
 
@@ -223,13 +240,11 @@ int config__parse(struct config *cfg, int argc, char **argv)
 				return bad(name, optarg, "want 0 or a power of 2 up to 262144");
 			break;
 		case OPT_HTTP_HOOKS:
-			if (!strcmp(optarg, "auto"))
-				cfg->http_hooks = HTTP_HOOKS_AUTO;
-			else if (!strcmp(optarg, "socket"))
-				cfg->http_hooks = HTTP_HOOKS_SOCKET;
-			else if (!strcmp(optarg, "syscall"))
-				cfg->http_hooks = HTTP_HOOKS_SYSCALL;
-			else
+			if (parse_hooks(optarg, &cfg->http_hooks))
+				return bad(name, optarg, "want auto, socket or syscall");
+			break;
+		case OPT_PG_HOOKS:
+			if (parse_hooks(optarg, &cfg->pgsql_hooks))
 				return bad(name, optarg, "want auto, socket or syscall");
 			break;
 		case OPT_PG_MAX_STMT:

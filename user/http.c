@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "collector.h"
@@ -25,6 +24,7 @@
 #include "drops.h"
 #include "http.h"
 #include "http.skel.h"
+#include "kernel.h"
 #include "links.h"
 #include "log.h"
 #include "self.h"
@@ -58,23 +58,6 @@ struct series {
 
 static __u32 count_conns(void);
 static __u32 count_table(void);
-
-/* What the socket hooks need: the sock_recv_length and sock_send_length
- * tracepoints (Linux 6.3), and sendfile going through sock_sendmsg, which came
- * with splice_to_socket (6.5). */
-static bool kernel_has_socket_hooks(void)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	bool ok;
-
-	if (libbpf_get_error(btf))
-		return false;
-	ok = btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0 &&
-	     btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
-	     btf__find_by_name_kind(btf, "splice_to_socket", BTF_KIND_FUNC) > 0;
-	btf__free(btf);
-	return ok;
-}
 
 static bool is_socket_hook(struct bpf_program *prog)
 {
@@ -113,8 +96,8 @@ static int start(const struct config *cfg)
 
 	/* One set of hooks or the other; the unused connection table shrinks.
 	 * (vmlinux BTF is parsed only when the choice depends on it.) */
-	socket_hooks = cfg->http_hooks != HTTP_HOOKS_SYSCALL && kernel_has_socket_hooks();
-	if (cfg->http_hooks == HTTP_HOOKS_SOCKET && !socket_hooks) {
+	socket_hooks = cfg->http_hooks != HOOKS_SYSCALL && kernel__has_socket_hooks(true);
+	if (cfg->http_hooks == HOOKS_SOCKET && !socket_hooks) {
 		socket_hooks = true; /* as asked: attaching will say what is missing */
 		log_warn("http: --http.hooks=socket, but this kernel lacks the socket tracepoints "
 			 "or sendfile through sock_sendmsg (Linux 6.5+)");

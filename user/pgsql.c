@@ -30,6 +30,7 @@
 #include "collector.h"
 #include "grow.h"
 #include "drops.h"
+#include "kernel.h"
 #include "links.h"
 #include "log.h"
 #include "pgsql.h"
@@ -42,6 +43,7 @@
 #define TEXTS_CAP    32768 /* statement hashes named (power of 2) */
 
 static struct pgsql_bpf *skel;
+static bool socket_hooks; /* else syscall hooks: see bpf/pgsql.bpf.c */
 static struct bpf_link *tp_links[16];
 static size_t nr_tp_links;
 static struct ring_buffer *events_rb;
@@ -611,6 +613,25 @@ static int start(const struct config *cfg)
 	skel->rodata->nr_dur_bounds =
 	    hist_fill_bounds(skel->rodata->dur_bounds, cfg->pgsql_duration_buckets,
 			     cfg->pgsql_n_duration_buckets, 1e9);
+
+	/* One set of hooks or the other (see bpf/pgsql.bpf.c). */
+	socket_hooks = cfg->pgsql_hooks != HOOKS_SYSCALL && kernel__has_socket_hooks(false);
+	if (cfg->pgsql_hooks == HOOKS_SOCKET && !socket_hooks) {
+		socket_hooks = true; /* as asked: attaching will say what is missing */
+		log_warn("pgsql: --pgsql.hooks=socket, but this kernel lacks the socket "
+			 "tracepoints (Linux 6.3+)");
+	}
+	skel->rodata->socket_hooks = socket_hooks;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!strncmp(sec, "tp_btf/", 7))
+			bpf_program__set_autoload(prog, socket_hooks);
+		else if (!strncmp(sec, "tracepoint/syscalls/", 20))
+			bpf_program__set_autoload(prog, !socket_hooks);
+	}
+	log_info("pgsql: %s hooks", socket_hooks ? "socket" : "syscall");
 	err = pgsql_bpf__load(skel);
 	if (err) {
 		log_error("pgsql: cannot load BPF programs: %s", strerror(-err));
@@ -621,6 +642,8 @@ static int start(const struct config *cfg)
 	{
 		const char *sec = bpf_program__section_name(prog);
 
+		if (!bpf_program__autoload(prog))
+			continue; /* of the other set of hooks */
 		if (!strcmp(sec, "usdt") || !strncmp(sec, "uprobe", 6) ||
 		    !strncmp(sec, "uretprobe", 9))
 			continue; /* attached per server binary or TLS backend, when found */

@@ -4,7 +4,9 @@
  * that what these cost, the price of the hooks before any work, can be set
  * beside redscope. tests/bench/floor.c attaches the sets asked for, by name:
  *
- *   floor_pg_*         the PostgreSQL collector's 6 tracepoints (bpf/pgsql.bpf.c)
+ *   floor_pg_sched_*   the PostgreSQL collector's 2 process hooks (bpf/pgsql.bpf.c)
+ *   floor_pg_sock_*    and its 2 socket hooks
+ *   floor_pg_sys_*     or its 4 syscall hooks
  *   floor_http_sock_*  the HTTP collector's 3 socket hooks (bpf/http.bpf.c)
  *   floor_http_sys_*   or its 12 syscall hooks
  *
@@ -24,24 +26,27 @@
 		return 0;                                                                          \
 	}
 
-EMPTY(floor_pg_exit_accept, "syscalls/sys_exit_accept")
-EMPTY(floor_pg_exit_accept4, "syscalls/sys_exit_accept4")
-EMPTY(floor_pg_fork, "sched/sched_process_fork")
-EMPTY(floor_pg_exit, "sched/sched_process_exit")
-EMPTY(floor_pg_exit_recvfrom, "syscalls/sys_exit_recvfrom")
-EMPTY(floor_pg_exit_sendto, "syscalls/sys_exit_sendto")
+/* sock_recv_length and sock_send_length (tp_btf: raw arguments). */
+#define EMPTY_SOCK_IO(name, tp)                                                                    \
+	SEC("tp_btf/" tp)                                                                          \
+	int BPF_PROG(name, struct sock *sk, int ret, int flags)                                    \
+	{                                                                                          \
+		return 0;                                                                          \
+	}
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(floor_http_sock_recv, struct sock *sk, int ret, int flags)
-{
-	return 0;
-}
+EMPTY(floor_pg_sched_fork, "sched/sched_process_fork")
+EMPTY(floor_pg_sched_exit, "sched/sched_process_exit")
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(floor_http_sock_send, struct sock *sk, int ret, int flags)
-{
-	return 0;
-}
+EMPTY_SOCK_IO(floor_pg_sock_recv, "sock_recv_length")
+EMPTY_SOCK_IO(floor_pg_sock_send, "sock_send_length")
+
+EMPTY(floor_pg_sys_exit_accept, "syscalls/sys_exit_accept")
+EMPTY(floor_pg_sys_exit_accept4, "syscalls/sys_exit_accept4")
+EMPTY(floor_pg_sys_exit_recvfrom, "syscalls/sys_exit_recvfrom")
+EMPTY(floor_pg_sys_exit_sendto, "syscalls/sys_exit_sendto")
+
+EMPTY_SOCK_IO(floor_http_sock_recv, "sock_recv_length")
+EMPTY_SOCK_IO(floor_http_sock_send, "sock_send_length")
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(floor_http_sock_state, const struct sock *sk, const int oldstate, const int newstate)

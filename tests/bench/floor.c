@@ -4,7 +4,8 @@
  * for, says so on stdout, and waits for SIGINT or SIGTERM. The floor of
  * scripts/bench-http.sh and scripts/bench-pgsql.sh.
  *
- *   floor [--http=socket|syscall|none] [--pgsql]    (default --http=socket)
+ *   floor [--http=socket|syscall|none] [--pgsql=socket|syscall]
+ *   (default --http=socket, no PostgreSQL set)
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,15 +29,17 @@ static bool starts_with(const char *s, const char *prefix)
 int main(int argc, char **argv)
 {
 	const char *http = "floor_http_sock_"; /* the HTTP set wanted, or NULL */
+	const char *pgsql = NULL;	       /* the PostgreSQL set wanted, or NULL */
 	struct bpf_program *prog;
 	struct floor_bpf *skel;
-	bool pgsql = false;
 	sigset_t stop;
 	int err, sig, i, n = 0;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--pgsql"))
-			pgsql = true;
+		if (!strcmp(argv[i], "--pgsql=socket"))
+			pgsql = "floor_pg_sock_";
+		else if (!strcmp(argv[i], "--pgsql=syscall"))
+			pgsql = "floor_pg_sys_";
 		else if (!strcmp(argv[i], "--http=socket"))
 			http = "floor_http_sock_";
 		else if (!strcmp(argv[i], "--http=syscall"))
@@ -44,7 +47,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--http=none"))
 			http = NULL;
 		else {
-			fprintf(stderr, "usage: floor [--http=socket|syscall|none] [--pgsql]\n");
+			fprintf(stderr, "usage: floor [--http=socket|syscall|none] "
+					"[--pgsql=socket|syscall]\n");
 			return 2;
 		}
 	}
@@ -64,7 +68,8 @@ int main(int argc, char **argv)
 	{
 		const char *name = bpf_program__name(prog);
 
-		if ((pgsql && starts_with(name, "floor_pg_")) || (http && starts_with(name, http)))
+		if ((pgsql && (starts_with(name, pgsql) || starts_with(name, "floor_pg_sched_"))) ||
+		    (http && starts_with(name, http)))
 			n++;
 		else
 			bpf_program__set_autoload(prog, false);

@@ -161,8 +161,11 @@ psql_tcp() {
 }
 
 # Starts the agent on a free port in 19450-19459 with extra flags "$@" and
-# waits until /health/ready answers 200.
+# waits until /health/ready answers 200. PGSQL_HOOKS=socket|syscall runs it
+# on that set of hooks (tests/run-all.sh).
 agent_start() {
+	local hooks=()
+	[[ -z ${PGSQL_HOOKS:-} ]] || hooks=(--pgsql.hooks="$PGSQL_HOOKS")
 	AGENT_PORT=$(free_port 19450 19459) || die "no free port in 19450-19459"
 	AGENT_LOG=$PG_TMP/agent.$AGENT_PORT.log
 	# The agent must not hold the write end of a fifo a test keeps a psql
@@ -172,7 +175,7 @@ agent_start() {
 			fd=${f##*/}
 			if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
 		done
-		exec "$AGENT_BIN" --web.listen-address="127.0.0.1:$AGENT_PORT" "$@"
+		exec "$AGENT_BIN" --web.listen-address="127.0.0.1:$AGENT_PORT" "${hooks[@]}" "$@"
 	) >"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	echo "$AGENT_PID" >"$PG_TMP/agent.pid"

@@ -149,6 +149,19 @@ after
 expect "late server: SELECT delta for 3 queries" 3 "$(delta db_queries_total database=rsit_late operation=SELECT status=ok)"
 expect "late server: connections_total delta for 3 connections" 3 \
 	"$(delta db_connections_total database=rsit_late)"
+
+# The hooks the agent runs on (--pgsql.hooks, see bpf/pgsql.bpf.c).
+hooks=$(sed -n 's/.*pgsql: \(socket\|syscall\) hooks.*/\1/p' "$AGENT_LOG" | head -n1)
+if [[ -n ${PGSQL_HOOKS:-} ]]; then
+	expect "the hooks asked for (--pgsql.hooks)" "$PGSQL_HOOKS" "$hooks"
+else
+	# The socket hooks where the kernel has the socket tracepoints (6.3+).
+	want=syscall
+	if bpftool btf dump file /sys/kernel/btf/vmlinux | grep "TYPEDEF 'btf_trace_sock_recv_length'" >/dev/null; then
+		want=socket
+	fi
+	expect "the hooks this kernel gets by default" "$want" "$hooks"
+fi
 agent_stop
 
 # --- From here on, an agent started after the server (the usual case) -------
@@ -475,6 +488,32 @@ expect "unix socket: operations" "CREATE 1 INSERT 1 SELECT 3 " "$(agent_by_op rs
 expect "unix socket: same as pg_stat_statements calls" "$(pgss_by_op rsit_unix | tr '\n' ' ')" \
 	"$(agent_by_op rsit_unix | tr '\n' ' ')"
 expect "unix socket: db_connections_total delta" 4 "$(delta db_connections_total database=rsit_unix)"
+
+# --- A backend that is also a client (dblink) --------------------------------------
+# The session's backend opens connections of its own, to this same server, and
+# sends statements and reads answers on them. Those must not be taken for its
+# client's (with the socket hooks, a backend's client socket is the first one
+# it reads): the session counts its own two SELECTs, and the statements it
+# sent count once, where they ran, in rsit_linked.
+psql_sock postgres -c "create database rsit_link" -c "create database rsit_linked"
+psql_sock rsit_link -c "create extension dblink" >/dev/null
+link="host=127.0.0.1 port=$PG_PORT dbname=rsit_linked user=postgres sslmode=disable"
+pgss_reset
+before
+psql_tcp rsit_link -c "select dblink_exec('$link', 'create table t (id int)')" \
+	-c "select * from dblink('$link', 'select 1, 2') as r(a int, b int)" >/dev/null
+after
+expect "dblink: the session's own statements" "SELECT 2 " "$(agent_by_op rsit_link | tr '\n' ' ')"
+expect "dblink: the statements it sent, where they ran" "CREATE 1 SELECT 1 " \
+	"$(agent_by_op rsit_linked | tr '\n' ' ')"
+expect "dblink: same as pg_stat_statements calls" "$(pgss_by_op rsit_linked | tr '\n' ' ')" \
+	"$(agent_by_op rsit_linked | tr '\n' ' ')"
+expect "dblink: db_connections_total delta, the session's and its two" "1 2" \
+	"$(delta db_connections_total database=rsit_link) $(delta db_connections_total database=rsit_linked)"
+# Read as the session's, the startup packet dblink sends would be a message
+# with no type byte: a desync.
+expect "dblink: no protocol desync" 0 \
+	"$(delta redscope_events_dropped_total collector=pgsql reason=protocol_desync)"
 
 # --- Literals never leave the server ----------------------------------------------
 psql_sock postgres -c "create database rsit_lit"

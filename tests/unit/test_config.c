@@ -67,13 +67,21 @@ int main(void)
 	CHECK(parse(&c, "--http.conn-slots=1000", NULL) == -EINVAL, "conn slots: not a power of 2");
 	CHECK(parse(&c, "--http.conn-slots=524288", NULL) == -EINVAL, "conn slots: too many");
 	CHECK(parse(&c, "--http.conn-slots=-4", NULL) == -EINVAL, "conn slots: negative");
-	CHECK(parse(&c, NULL, NULL) == 0 && c.http_hooks == HTTP_HOOKS_AUTO,
-	      "hooks: auto by default");
-	CHECK(parse(&c, "--http.hooks=socket", NULL) == 0 && c.http_hooks == HTTP_HOOKS_SOCKET,
+	CHECK(parse(&c, NULL, NULL) == 0 && c.http_hooks == HOOKS_AUTO &&
+		  c.pgsql_hooks == HOOKS_AUTO,
+	      "hooks: auto by default, both collectors");
+	CHECK(parse(&c, "--http.hooks=socket", NULL) == 0 && c.http_hooks == HOOKS_SOCKET,
 	      "hooks: socket");
-	CHECK(parse(&c, "--http.hooks=syscall", NULL) == 0 && c.http_hooks == HTTP_HOOKS_SYSCALL,
-	      "hooks: syscall");
+	CHECK(parse(&c, "--http.hooks=syscall", NULL) == 0 && c.http_hooks == HOOKS_SYSCALL &&
+		  c.pgsql_hooks == HOOKS_AUTO,
+	      "hooks: syscall, for HTTP only");
 	CHECK(parse(&c, "--http.hooks=kprobe", NULL) == -EINVAL, "hooks: anything else refused");
+	CHECK(parse(&c, "--pgsql.hooks=syscall", NULL) == 0 && c.pgsql_hooks == HOOKS_SYSCALL &&
+		  c.http_hooks == HOOKS_AUTO,
+	      "pgsql hooks: syscall, for PostgreSQL only");
+	CHECK(parse(&c, "--pgsql.hooks=socket", NULL) == 0 && c.pgsql_hooks == HOOKS_SOCKET,
+	      "pgsql hooks: socket");
+	CHECK(parse(&c, "--pgsql.hooks=", NULL) == -EINVAL, "pgsql hooks: empty refused");
 	CHECK(parse(&c, "--http.max-endpoints=12x", NULL) == -EINVAL, "trailing junk refused");
 	CHECK(parse(&c, "--http.duration-buckets=0.04,0.2", NULL) == 0 &&
 		  c.http_n_duration_buckets == 2 && c.http_duration_buckets[1] == 0.2,
