@@ -23,6 +23,7 @@
 #include "http.h"
 #include "lib/drops.bpf.h"
 #include "lib/regs.bpf.h"
+#include "lib/tgid_bits.bpf.h"
 #include "http_parse.h"
 
 #define EEXIST	    17
@@ -1043,25 +1044,10 @@ int http_iter_socks(struct bpf_iter__bpf_sk_storage_map *ctx)
 
 /* ---- syscall hooks (older kernels) ---------------------------------------------- */
 
-/*
- * One bit per process (by tgid, folded to 65536 bits) that has accepted a
- * connection since the agent started: every other process's reads, writes
- * and closes, most of a host's, end after one load instead of a missed
- * http_conns lookup. Bits are never cleared; a folded or reused tgid only
- * means the lookup is made.
- */
-#define HTTP_ACCEPTOR_WORDS 1024
-__u64 http_acceptors[HTTP_ACCEPTOR_WORDS];
-
-static __always_inline __u64 *acceptor_word(__u32 tgid)
-{
-	return &http_acceptors[(tgid >> 6) & (HTTP_ACCEPTOR_WORDS - 1)];
-}
-
-static __always_inline int is_acceptor(__u32 tgid)
-{
-	return (*acceptor_word(tgid) >> (tgid & 63)) & 1;
-}
+/* The processes that have accepted a connection since the agent started:
+ * every other process's reads, writes and closes, most of a host's, end after
+ * one load instead of a missed http_conns lookup. */
+__u64 http_acceptors[TGID_BITS_WORDS];
 
 static __always_inline int on_accept(long ret)
 {
@@ -1070,8 +1056,7 @@ static __always_inline int on_accept(long ret)
 
 	if (ret < 0 || key.tgid == self_tgid)
 		return 0;
-	if (!is_acceptor(key.tgid)) /* the atomic only once per process */
-		__sync_fetch_and_or(acceptor_word(key.tgid), 1ULL << (key.tgid & 63));
+	tgid_add(http_acceptors, key.tgid);
 	z = zeroes();
 	if (!z)
 		return 0;
@@ -1092,7 +1077,7 @@ static __always_inline int exit_io(long ret, int is_write)
 	if (ret <= 0) /* errors and EAGAIN: nothing was transferred */
 		return 0;
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!is_acceptor(key.tgid))
+	if (!tgid_in(http_acceptors, key.tgid))
 		return 0;
 	task = (struct task_struct___rs *)bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)task);
@@ -1139,7 +1124,7 @@ int http_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct http_conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
 	struct http_conn *c;
 
-	if (!is_acceptor(key.tgid))
+	if (!tgid_in(http_acceptors, key.tgid))
 		return 0;
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)

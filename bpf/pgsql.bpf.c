@@ -38,6 +38,7 @@
 #include "pgsql.h"
 #include "lib/drops.bpf.h"
 #include "lib/regs.bpf.h"
+#include "lib/tgid_bits.bpf.h"
 #include "pgsql_parse.h"
 
 /* Protocol codes of the first packet (no type byte). */
@@ -72,6 +73,11 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pg_conn);
 } pg_conns SEC(".maps");
+
+/* The processes with a pg_conns entry, and some that had one (see
+ * lib/tgid_bits.bpf.h): set by pgsql_fork, and by userspace for the backends
+ * it adopts. */
+__u64 pg_backends[TGID_BITS_WORDS];
 
 /* The buffer of a secure_read/secure_write in flight, by thread. */
 struct pg_args {
@@ -834,6 +840,7 @@ int pgsql_fork(struct trace_event_raw_sched_process_fork *ctx)
 	c = bpf_map_lookup_elem(&pg_conns, &child);
 	if (!c)
 		return 0;
+	tgid_add(pg_backends, child);
 	c->fd = socket_hooks ? PG_FD_UNKNOWN : srv->last_fd;
 	c->server = parent;
 	bpf_get_current_comm(c->service, sizeof(c->service));
@@ -952,12 +959,14 @@ static __always_inline int on_data(struct pg_conn *c, __u32 tgid, long ret, __s6
 }
 
 /* The backend the current process is, or 0: the first test of every read and
- * write on the host, so a hash lookup and nothing else. */
+ * write on the host, so one load before any lookup. */
 static __always_inline struct pg_conn *current_backend(long ret, __u32 *tgid)
 {
 	if (ret <= 0)
 		return 0;
 	*tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!tgid_in(pg_backends, *tgid))
+		return 0;
 	return bpf_map_lookup_elem(&pg_conns, tgid);
 }
 
