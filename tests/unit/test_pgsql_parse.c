@@ -20,6 +20,17 @@ static struct pg_hasher hash_of(const char *sql)
 	return h;
 }
 
+/* FNV-1a of an already normalized text, written out plainly: what the
+ * hasher must give for a text that normalizes to it. */
+static __u64 fnv1a(const char *norm)
+{
+	__u64 h = PG_FNV_OFFSET;
+
+	for (; *norm; norm++)
+		h = (h ^ (unsigned char)*norm) * PG_FNV_PRIME;
+	return h;
+}
+
 static __u16 op_of_text(const char *sql)
 {
 	return pg_word_op(hash_of(sql).word);
@@ -82,6 +93,18 @@ int main(void)
 	      "other tables, other hash");
 	CHECK(hash_of("SELECT $1").hash == hash_of("SELECT $2").hash, "parameters");
 	CHECK(hash_of("SELECT 1").hash != 0 && hash_of("").hash != 0, "0 is kept for unknown");
+	/* Exact values over texts longer than the bytes one bpf_loop step takes
+	 * (PG_HASH_BYTES), with a literal, a string and a whitespace run across
+	 * its seams: every byte is hashed, in order. */
+	CHECK(hash_of("SELECT abalance FROM pgbench_accounts WHERE aid = 12345;").hash ==
+		  fnv1a("select abalance from pgbench_accounts where aid = ?;"),
+	      "pgbench's SELECT: the normalized text's FNV-1a");
+	CHECK(hash_of("UPDATE t SET note = 'a string across the seam' ,  x=7 WHERE k   =  'b'")
+		      .hash == fnv1a("update t set note = ? , x=? where k = ?"),
+	      "strings, numbers and blank runs across step seams");
+	CHECK(hash_of("select 123456789012345678901234567890 from t").hash ==
+		  fnv1a("select ? from t"),
+	      "a number longer than a step");
 
 	/* SQLSTATE packing round-trips, and junk packs to 0. */
 	packed = pg_sqlstate_pack("22012");
