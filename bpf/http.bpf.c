@@ -946,6 +946,21 @@ static __always_inline struct http_conn *sock_conn(struct sock *sk)
 	return t ? &t->conn : bpf_sk_storage_get(&http_socks, sk, 0, 0);
 }
 
+/* A TCP connection that is not HTTP (or is redscope's own): its slot and
+ * storage go, so its later reads and writes end at the first load. Not a unix
+ * socket: its storage would be made again at its next read. */
+static __always_inline void forget(struct sock *sk)
+{
+	struct sock_slot *t;
+
+	if (sk->__sk_common.skc_family == AF_UNIX)
+		return;
+	t = table_slot(sk);
+	if (t)
+		t->cookie = 0;
+	bpf_sk_storage_delete(&http_socks, sk);
+}
+
 static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int is_write)
 {
 	struct http_conn *c;
@@ -964,7 +979,10 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, int i
 			return 0;
 		}
 	}
-	return on_io(c, 0, 0, ret, is_write, tcp_now(sk, flags));
+	on_io(c, 0, 0, ret, is_write, tcp_now(sk, flags));
+	if (c->ignore)
+		forget(sk);
+	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -1085,7 +1103,10 @@ static __always_inline int exit_io(long ret, int is_write)
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
 		return 0;
-	return on_io(c, task, regs, ret, is_write, 0);
+	on_io(c, task, regs, ret, is_write, 0);
+	if (c->ignore) /* not HTTP: its later reads and writes end at the lookup */
+		bpf_map_delete_elem(&http_conns, &key);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
