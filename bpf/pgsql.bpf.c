@@ -18,7 +18,7 @@
  * recvfrom and sendto syscalls. They are seen on one of two sets of hooks
  * (user/pgsql.c loads one, see --pgsql.hooks):
  *
- * socket hooks (Linux 6.5+)  sock_recv_length and sock_send_length; a backend's
+ * socket hooks (Linux 6.3+)  sock_recv_length and sock_send_length; a backend's
  *                            client socket is the first stream socket it reads
  * syscall hooks (any kernel) recvfrom and sendto (exit); the client socket is
  *                            the one accept/accept4 (exit) returned to the
@@ -159,9 +159,9 @@ struct pg_walk {
 };
 
 /* The head of each walked buffer is copied once (one user read, ~100 ns here)
- * and its message heads and staged payloads are taken from the copy: a
- * statement's answer (RowDescription, DataRow, CommandComplete,
- * ReadyForQuery) used to take six reads. */
+ * and its message heads, staged payloads and statement texts are taken from
+ * the copy: read one by one, a statement's answer (RowDescription, DataRow,
+ * CommandComplete, ReadyForQuery) takes six user reads. */
 #define PG_WIN 256
 
 /* Startup packet parameters: "key\0value\0key\0value\0...\0". */
