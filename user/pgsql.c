@@ -46,6 +46,7 @@ static struct pgsql_bpf *skel;
 static bool socket_hooks; /* else syscall hooks: see bpf/pgsql.bpf.c */
 static struct bpf_link *tp_links[16];
 static size_t nr_tp_links;
+static bool tp_attached; /* attach_tracepoints() ran */
 static struct ring_buffer *events_rb;
 static pthread_t events_thread;
 static volatile bool events_stop;
@@ -546,6 +547,42 @@ struct pg_proc {
 
 /* One pass over /proc: servers (the parents of "postgres: " processes) into
  * pg_servers, USDT onto their binaries, and their unknown backends adopted. */
+/* A program of the hooks in use that attach_tracepoints() attaches (USDT
+ * probes and uprobes are attached per server binary and TLS backend). */
+static bool is_tracepoint(struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return bpf_program__autoload(prog) &&
+	       (!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "tp_btf/", 7));
+}
+
+/*
+ * Attaches the tracepoint programs: fork, exit, and the socket or syscall
+ * hooks. Done when the first server is found, not at start: a host without
+ * PostgreSQL would otherwise pay for them on every socket read and write, for
+ * nothing (two programs on one tracepoint cost more than one, README). With
+ * --check, at start, to say whether they can be.
+ */
+static void attach_tracepoints(void)
+{
+	struct bpf_program *prog;
+	struct bpf_link *link;
+
+	if (tp_attached)
+		return;
+	tp_attached = true;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		if (!is_tracepoint(prog))
+			continue;
+		link = self__attached("pgsql", prog, bpf_program__attach(prog));
+		if (link && nr_tp_links < sizeof(tp_links) / sizeof(tp_links[0]))
+			tp_links[nr_tp_links++] = link;
+	}
+	log_info("pgsql: %zu programs attached", nr_tp_links);
+}
+
 static void discover(void)
 {
 	int sfd = bpf_map__fd(skel->maps.pg_servers), pid, ppid, sppid;
@@ -590,8 +627,12 @@ static void discover(void)
 			last_ppid = ppid;
 			is_server = !has_pg_title(ppid, title, sizeof(title)) &&
 				    !proc_stat(ppid, &sppid, scomm, sizeof(scomm));
-			if (is_server && bpf_map_update_elem(sfd, &key, &fresh, BPF_NOEXIST) == 0)
-				attach_usdt(ppid);
+			if (is_server) {
+				/* Before the fork hook can know the server. */
+				attach_tracepoints();
+				if (bpf_map_update_elem(sfd, &key, &fresh, BPF_NOEXIST) == 0)
+					attach_usdt(ppid);
+			}
 		}
 		if (is_server)
 			adopt_backend(procs[i].pid, ppid, scomm, procs[i].title);
@@ -604,7 +645,6 @@ static void discover(void)
 static int start(const struct config *cfg)
 {
 	struct bpf_program *prog;
-	struct bpf_link *link;
 	size_t i;
 	int err;
 
@@ -643,18 +683,16 @@ static int start(const struct config *cfg)
 		goto cleanup;
 	}
 
-	bpf_object__for_each_program(prog, skel->obj)
-	{
-		const char *sec = bpf_program__section_name(prog);
-
-		if (!bpf_program__autoload(prog))
-			continue; /* of the other set of hooks */
-		if (!strcmp(sec, "usdt") || !strncmp(sec, "uprobe", 6) ||
-		    !strncmp(sec, "uretprobe", 9))
-			continue; /* attached per server binary or TLS backend, when found */
-		link = self__attached("pgsql", prog, bpf_program__attach(prog));
-		if (link && nr_tp_links < sizeof(tp_links) / sizeof(tp_links[0]))
-			tp_links[nr_tp_links++] = link;
+	tp_attached = false;
+	if (cfg->check) {
+		attach_tracepoints();
+	} else {
+		bpf_object__for_each_program(prog, skel->obj)
+		{
+			if (is_tracepoint(prog))
+				self__program("pgsql", bpf_program__name(prog), false, false,
+					      "no PostgreSQL server found yet");
+		}
 	}
 	for (i = 0; i < NR_USDT; i++)
 		self__program("pgsql", usdt_probes[i].prog, false, false,
@@ -687,7 +725,6 @@ static int start(const struct config *cfg)
 		  bpf_map__max_entries(skel->maps.pg_stmt));
 	self__drops("pgsql", bpf_map__fd(skel->maps.drops), skel->obj);
 	discover();
-	log_info("pgsql: %zu programs attached", nr_tp_links);
 	return 0;
 
 cleanup:

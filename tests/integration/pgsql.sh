@@ -123,6 +123,17 @@ pg_conf "log_lock_waits = on" "log_min_messages = info"
 
 # --- A server started after the agent is found ------------------------------
 agent_start --no-collector.http
+# Until a server is found the collector attaches no tracepoint: a host without
+# PostgreSQL pays nothing for it. (Only checkable when no other PostgreSQL runs
+# here: the agent would find that one.)
+pg_attached() { metric "$1" redscope_bpf_program_attached collector=pgsql program="$2"; }
+if pgrep -f '^postgres: ' >/dev/null; then
+	log "another PostgreSQL runs on this host: not checking the agent before any server"
+else
+	scrape "$PG_TMP/before-server.prom"
+	expect "no server yet: pgsql_fork, and the reads' hook of the hooks in use, attached" "0 0" \
+		"$(pg_attached "$PG_TMP/before-server.prom" pgsql_fork) $(($(pg_attached "$PG_TMP/before-server.prom" pgsql_sock_recv) + $(pg_attached "$PG_TMP/before-server.prom" pgsql_exit_recvfrom)))"
+fi
 pg_start
 psql_sock postgres -c "create database rsit_late" -c "create extension pg_stat_statements"
 t0=$(date +%s.%N)
@@ -143,6 +154,8 @@ if ((found)) && "$PY" -c "import sys; sys.exit(float(sys.argv[1]) > 5)" "$secs";
 else
 	nok "server started after the agent: rsit_late counted=$found after ${secs} s (want within 5 s)"
 fi
+expect "server found: pgsql_fork attached, and the reads' hook of the hooks in use" "1 1" \
+	"$(pg_attached "$PG_TMP/late.prom" pgsql_fork) $(($(pg_attached "$PG_TMP/late.prom" pgsql_sock_recv) + $(pg_attached "$PG_TMP/late.prom" pgsql_exit_recvfrom)))"
 before
 for i in 1 2 3; do psql_tcp rsit_late -c "select $i" >/dev/null; done
 after
