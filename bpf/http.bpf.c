@@ -22,12 +22,11 @@
 #include <bpf/bpf_core_read.h>
 #include "http.h"
 #include "lib/drops.bpf.h"
-#include "lib/regs.bpf.h"
+#include "lib/sock_io.bpf.h"
 #include "lib/tgid_bits.bpf.h"
 #include "http_parse.h"
 
-#define EEXIST	    17
-#define IPPROTO_TCP 6
+#define EEXIST 17
 
 /* Only the fields we read: naming vmlinux's whole task_struct would pull types
  * into our BTF that clang 14 encodes in a way the kernel rejects. CO-RE still
@@ -757,9 +756,6 @@ __noinline int http_write_one(struct walk *w, struct http_conn *c)
 /* ---- the hooks, common part ---------------------------------------------------- */
 
 #define AF_UNIX	     1
-#define SOCK_STREAM  1
-#define MSG_OOB	     1
-#define MSG_PEEK     2
 #define PF_IO_WORKER 0x00000010
 #define PF_KTHREAD   0x00200000
 
@@ -893,28 +889,6 @@ static __always_inline int unix_server(struct sock *sk)
 		return 0;
 	u = bpf_skc_to_unix_sock(sk);
 	return u && u->addr;
-}
-
-/*
- * The time of this read or write by TCP's own clock, or 0 when it must be read.
- * TCP reads the monotonic clock (the one bpf_ktime_get_ns reads) while it
- * copies each part of a read (tcp_rcv_space_adjust) and before it transmits a
- * write (tcp_write_xmit), and keeps it in tcp_clock_cache: one load here, where
- * a clock read costs 100-200 ns on some VMs. Not for urgent data, nor for
- * sockets whose bytes may bypass TCP (sockmap keeps its state in
- * sk_user_data, kTLS is a ULP): those read the clock.
- */
-static __always_inline __u64 tcp_now(struct sock *sk, int flags)
-{
-	struct tcp_sock *tp;
-
-	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM || (flags & MSG_OOB) ||
-	    sk->sk_user_data)
-		return 0;
-	tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-	if (tp->inet_conn.icsk_ulp_ops)
-		return 0;
-	return tp->tcp_clock_cache;
 }
 
 /* The slot of http_sock_table a socket with this cookie may hold. */

@@ -37,7 +37,7 @@
 #include <bpf/usdt.bpf.h>
 #include "pgsql.h"
 #include "lib/drops.bpf.h"
-#include "lib/regs.bpf.h"
+#include "lib/sock_io.bpf.h"
 #include "lib/tgid_bits.bpf.h"
 #include "pgsql_parse.h"
 
@@ -49,9 +49,6 @@
 #define PG_STARTUP_MAX 10000
 
 enum { DIR_IN = 0, DIR_OUT = 1 };
-
-#define SOCK_STREAM 1
-#define MSG_PEEK    2
 
 /* Set by userspace before load; bounds in nanoseconds. */
 const volatile __u64 dur_bounds[HIST_MAX_BOUNDS] = {};
@@ -922,9 +919,10 @@ static __always_inline void want_tls(__u32 tgid)
 }
 
 /* ret (> 0) bytes of backend tgid's client stream (dir) at user address buf:
- * from recv/send on fd, or for TLS (fd -1) from secure_read/secure_write. */
+ * from recv/send on fd, or for TLS (fd -1) from secure_read/secure_write; now:
+ * their time if known (see tcp_now), else 0. */
 static __always_inline int on_data(struct pg_conn *c, __u32 tgid, long ret, __s64 fd, __u64 buf,
-				   __u32 dir, __u32 tls)
+				   __u32 dir, __u32 tls, __u64 now)
 {
 	struct scratch *s = scratch();
 	__u8 answer;
@@ -977,7 +975,7 @@ static __always_inline int on_data(struct pg_conn *c, __u32 tgid, long ret, __s6
 		s->w.win_len = n;
 	s->w.total = ret;
 	s->w.off = 0;
-	s->w.now = bpf_ktime_get_ns();
+	s->w.now = now ?: bpf_ktime_get_ns();
 	s->w.tgid = tgid;
 	s->w.dir = dir;
 	if (dir == DIR_IN)
@@ -1011,7 +1009,7 @@ static __always_inline int exit_io(long ret, __u32 dir)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	return on_data(c, tgid, ret, (__u32)PT_REGS_PARM1_SYSCALL(regs),
-		       PT_REGS_PARM2_SYSCALL(regs), dir, 0);
+		       PT_REGS_PARM2_SYSCALL(regs), dir, 0, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
@@ -1051,7 +1049,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, int flags, __u32
 		}
 		c->fd = fd;
 	}
-	return on_data(c, tgid, ret, fd, PT_REGS_PARM2_SYSCALL(regs), dir, 0);
+	return on_data(c, tgid, ret, fd, PT_REGS_PARM2_SYSCALL(regs), dir, 0, tcp_now(sk, flags));
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -1094,7 +1092,7 @@ static __always_inline int tls_exit(long ret, __u32 dir)
 		return 0;
 	a->active = 0;
 	c = current_backend(ret, &tgid);
-	return c ? on_data(c, tgid, ret, -1, a->buf, dir, 1) : 0;
+	return c ? on_data(c, tgid, ret, -1, a->buf, dir, 1, 0) : 0;
 }
 
 /* ssize_t secure_read(Port *port, void *ptr, size_t len) */
