@@ -107,6 +107,18 @@ others_progs() {
 		"$PY" -c "import json,sys; print(sum(p['type'] in ('tracepoint','kprobe','tracing','raw_tracepoint') for p in json.load(sys.stdin)))"
 }
 OTHERS_MAX=0
+# The programs of a setup just stopped are freed by the kernel an RCU grace
+# period or so later: wait for them (up to 2 s) so they are not taken for
+# others'.
+settled_others() {
+	local n i
+	for ((i = 0; i < 20; i++)); do
+		n=$(others_progs)
+		((n == 0)) && break
+		sleep 0.1
+	done
+	echo "$n"
+}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 SELECTS='db_queries_total'
@@ -117,7 +129,7 @@ declare -a none floor redscope floor_pg redscope_pg
 cpu_ticks_sum=0 cpu_s_sum=0 counted=0 sent=0
 run_setup() {
 	local name=$1 tps c0 t0 m0 m1 o0 o1
-	o0=$(others_progs)
+	o0=$(settled_others)
 	case $name in
 	none) tps=$(run_pgbench "$DURATION") ;;
 	floor | floor_pg)
@@ -149,7 +161,7 @@ run_setup() {
 		agent_stop
 		;;
 	esac
-	o1=$(others_progs)
+	o1=$(settled_others)
 	((o0 > o1)) || o0=$o1
 	((o0 > OTHERS_MAX)) && OTHERS_MAX=$o0
 	tps=$(printf '%.0f' "$tps")
