@@ -23,7 +23,7 @@
 #include "http.h"
 #include "lib/drops.bpf.h"
 #include "lib/sock_io.bpf.h"
-#include "lib/tgid_bits.bpf.h"
+#include "tgid_bits.h"
 #include "http_parse.h"
 
 #define EEXIST 17

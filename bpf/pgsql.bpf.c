@@ -38,7 +38,7 @@
 #include "pgsql.h"
 #include "lib/drops.bpf.h"
 #include "lib/sock_io.bpf.h"
-#include "lib/tgid_bits.bpf.h"
+#include "tgid_bits.h"
 #include "pgsql_parse.h"
 
 /* Protocol codes of the first packet (no type byte). */
@@ -72,7 +72,7 @@ struct {
 } pg_conns SEC(".maps");
 
 /* The processes with a pg_conns entry, and some that had one (see
- * lib/tgid_bits.bpf.h): set by pgsql_fork, and by userspace for the backends
+ * include/tgid_bits.h): set by pgsql_fork, and by userspace for the backends
  * it adopts. */
 __u64 pg_backends[TGID_BITS_WORDS];
 

@@ -36,6 +36,7 @@
 #include "pgsql.h"
 #include "pgsql_parse.h"
 #include "pgsql.skel.h"
+#include "tgid_bits.h"
 #include "self.h"
 
 #define MAX_BINARIES 32
@@ -513,7 +514,6 @@ static void adopt_backend(int pid, int server, const char *service, const char *
 	__u32 key = pid;
 	struct pg_conn c;
 	char db[PG_DB_LEN];
-	size_t nwords;
 	int fd;
 
 	if (!pgsql__title_database(title, db, sizeof(db)))
@@ -532,10 +532,9 @@ static void adopt_backend(int pid, int server, const char *service, const char *
 	c.server = server;
 	c.state = PG_S_READY;
 	c.xact = 'I';
-	/* Its bit in pg_backends first (bpf/lib/tgid_bits.bpf.h): a message in
-	 * between then finds no entry, as before. */
-	nwords = sizeof(skel->bss->pg_backends) / sizeof(skel->bss->pg_backends[0]);
-	__sync_fetch_and_or(&skel->bss->pg_backends[(key >> 6) % nwords], 1ULL << (key & 63));
+	/* Its bit in pg_backends first: a message in between then finds no
+	 * entry, as before. */
+	tgid_add(skel->bss->pg_backends, key);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pg_conns), &key, &c, BPF_NOEXIST) == 0)
 		log_debug("pgsql: following backend %d (database %s)", pid, db);
 }
