@@ -45,16 +45,12 @@ run_suite() {
 
 # The hooks --http.hooks=auto and --pgsql.hooks=auto pick here, and the others.
 check_out=$(build/redscope --check 2>&1 || true)
-if grep -q 'http: socket hooks' <<<"$check_out"; then
-	OTHER_HOOKS=syscall
-else
-	OTHER_HOOKS=socket
-fi
-if grep -q 'pgsql: socket hooks' <<<"$check_out"; then
-	OTHER_PG_HOOKS=syscall
-else
-	OTHER_PG_HOOKS=socket
-fi
+# other_hooks COLLECTOR: the set of hooks auto did not pick for it.
+other_hooks() {
+	if grep -q "$1: socket hooks" <<<"$check_out"; then echo syscall; else echo socket; fi
+}
+OTHER_HOOKS=$(other_hooks http)
+OTHER_PG_HOOKS=$(other_hooks pgsql)
 
 shopt -s nullglob
 for t in build/tests/unit/*; do
