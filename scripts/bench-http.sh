@@ -17,6 +17,11 @@
 #   BENCH_PROFILE=1 scripts/bench-http.sh   adds one run of the floor and one of
 #                                           redscope with bpf_stats on, and prints
 #                                           BPF time per request and per program
+#   BENCH_READS=1 scripts/bench-http.sh     adds a fourth setup to each round: the
+#                                           floor making redscope's reads from user
+#                                           memory and nothing else (socket hooks
+#                                           only): what any collector that reads
+#                                           method, path and status costs at least
 set -euo pipefail
 
 DURATION=${1:-10}
@@ -35,6 +40,11 @@ case "$HOOKS" in
 socket | syscall) ;;
 *) echo "bench: HOOKS must be socket or syscall" >&2 && exit 2 ;;
 esac
+READS=${BENCH_READS:-0}
+if [ "$READS" = 1 ] && [ "$HOOKS" != socket ]; then
+	echo "bench: BENCH_READS=1 needs the socket hooks" >&2
+	exit 2
+fi
 TMP=$(mktemp -d /tmp/redscope-bench.XXXXXX)
 chmod 755 "$TMP" # nginx's worker runs as nobody
 STATS_PREV= # kernel.bpf_stats_enabled to restore, when the profile changed it
@@ -112,8 +122,9 @@ start_agent() {
 	return 1
 }
 
+# start_floor [SET]: the floor's HTTP set (default: the hooks benchmarked).
 start_floor() {
-	bounded "$ROOT/build/bench/floor" --http="$HOOKS" >"$TMP/floor.out"
+	bounded "$ROOT/build/bench/floor" --http="${1:-$HOOKS}" >"$TMP/floor.out"
 	FLOOR_WRAP=$BG_WRAP
 	FLOOR_PID=$BG_PID
 	for i in $(seq 300); do
@@ -128,6 +139,7 @@ start_floor() {
 . "$ROOT/scripts/stats.sh"
 
 none=() floor=() agent=() floor_loss=() agent_loss=() above=()
+reads=() reads_loss=() reads_above=()
 cpu_ticks_sum=0 cpu_ns_sum=0 hwm_kb=0 drops=0 counted=0 wrk_total=0
 hz=$(getconf CLK_TCK)
 
@@ -137,6 +149,12 @@ run_none() { none+=("$(run_wrk "$DURATION")"); }
 run_floor() {
 	start_floor
 	floor+=("$(run_wrk "$DURATION")")
+	stop_wrapper "$FLOOR_WRAP"
+}
+run_reads() {
+	[ "$READS" = 1 ] || return 0
+	start_floor "reads:$NGINX_PORT"
+	reads+=("$(run_wrk "$DURATION")")
 	stop_wrapper "$FLOOR_WRAP"
 }
 run_agent() {
@@ -163,16 +181,22 @@ for r in $(seq "$ROUNDS"); do
 	if [ $((r % 2)) = 1 ]; then
 		run_none
 		run_floor
+		run_reads
 		run_agent
 	else
 		run_agent
+		run_reads
 		run_floor
 		run_none
 	fi
-	echo "bench: round $r: none ${none[-1]}, floor ${floor[-1]}, redscope ${agent[-1]} req/s" >&2
+	echo "bench: round $r: none ${none[-1]}, floor ${floor[-1]}, redscope ${agent[-1]} req/s${reads:+, floor + reads ${reads[-1]}}" >&2
 	floor_loss+=("$(awk -v a="${floor[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
 	agent_loss+=("$(awk -v a="${agent[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
 	above+=("$(awk -v a="${agent_loss[-1]}" -v f="${floor_loss[-1]}" 'BEGIN { print a - f }')")
+	if [ "$READS" = 1 ]; then
+		reads_loss+=("$(awk -v a="${reads[-1]}" -v b="${none[-1]}" 'BEGIN { print (b - a) / b * 100 }')")
+		reads_above+=("$(awk -v a="${reads_loss[-1]}" -v f="${floor_loss[-1]}" 'BEGIN { print a - f }')")
+	fi
 done
 
 m_none=$(printf '%s\n' "${none[@]}" | median)
@@ -213,6 +237,21 @@ printf 'requests counted         %d of %d wrk completed (wrk leaves out those in
 printf 'rounds (req/s)           none: %s; floor: %s; redscope: %s\n' \
 	"${none[*]}" "${floor[*]}" "${agent[*]}"
 
+if [ "$READS" = 1 ]; then
+	read -r ci_lo ci_hi ci_pct < <(printf '%s\n' "${reads_above[@]}" | median_ci)
+	printf '\nfloor + reads            %.0f req/s, %s; round loss %.1f %%\n' \
+		"$(printf '%s\n' "${reads[@]}" | median)" "$(loss "$(printf '%s\n' "${reads[@]}" | median)")" \
+		"$(printf '%s\n' "${reads_loss[@]}" | median)"
+	printf '  (the floor making redscope'"'"'s bpf_probe_read_user calls, nothing else)\n'
+	printf 'reads above floor        %.1f points (median over rounds; %d of %d rounds more than 2 above)\n' \
+		"$(printf '%s\n' "${reads_above[@]}" | median)" \
+		"$(printf '%s\n' "${reads_above[@]}" | above2)" "$ROUNDS"
+	[ "$ci_lo" = - ] || printf '                         %s %% interval: %.1f to %.1f points\n' \
+		"$ci_pct" "$ci_lo" "$ci_hi"
+	printf 'round losses (%%) reads:  %s\n' "$(printf '%.1f ' "${reads_loss[@]}")"
+	printf 'rounds (req/s) reads:    %s\n' "${reads[*]}"
+fi
+
 [ "${BENCH_PROFILE:-0}" = 1 ] || exit 0
 
 # One more run of the floor and of redscope with bpf_stats on (it adds two
@@ -244,3 +283,8 @@ stop_wrapper "$FLOOR_WRAP"
 start_agent
 profile "$AGENT_PID" "redscope"
 stop_wrapper "$AGENT_WRAP"
+if [ "$READS" = 1 ]; then
+	start_floor "reads:$NGINX_PORT"
+	profile "$FLOOR_PID" "floor + reads"
+	stop_wrapper "$FLOOR_WRAP"
+fi

@@ -7,6 +7,9 @@
 # by 0.1 from the one it printed.
 #
 #   scripts/bench-pool.sh OUTPUT...     e.g. tests/bench/results/epyc/http-*.txt
+#
+# Runs made with BENCH_READS=1 also give each round's "floor + reads" loss
+# minus its floor loss; those are pooled on a line of their own.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +26,33 @@ above_of() {
 			for (i = 1; i <= nf; i++) printf "%.2f\n", r[i] - f[i] }'
 }
 
-all=()
+# Each round's floor-plus-reads loss minus its floor loss, where the run has them.
+reads_above_of() {
+	local floor_list reads_list
+	floor_list=$(sed -n 's/^round losses (%) *floor: \(.*\); redscope: .*$/\1/p' "$1")
+	reads_list=$(sed -n 's/^round losses (%) reads: *\(.*\)$/\1/p' "$1")
+	[ -n "$reads_list" ] || return 0
+	awk -v f="$floor_list" -v r="$reads_list" 'BEGIN { nf = split(f, a, " "); nr = split(r, b, " ")
+		if (nf != nr) exit 1
+		for (i = 1; i <= nf; i++) printf "%.2f\n", b[i] - a[i] }'
+}
+
+# pooled LABEL VALUE...: the median of the pooled rounds and its interval.
+pooled() {
+	local label=$1 lo hi pct interval
+	shift
+	read -r lo hi pct < <(printf '%s\n' "$@" | median_ci)
+	if [ "$lo" = - ]; then
+		interval="too few rounds for an interval (6 at least)"
+	else
+		interval="$pct % interval $lo to $hi"
+	fi
+	printf '%s: %d rounds, median %.1f points above the floor, %s, %d rounds above 2\n' \
+		"$label" $# "$(printf '%s\n' "$@" | median)" "$interval" \
+		"$(printf '%s\n' "$@" | above2)"
+}
+
+all=() reads=()
 for out in "$@"; do
 	[ -r "$out" ] || { echo "bench-pool: cannot read $out" >&2 && exit 1; }
 	mapfile -t run < <(above_of "$out")
@@ -35,13 +64,8 @@ for out in "$@"; do
 	printf '%-48s %3d rounds, median %5.1f points above the floor\n' \
 		"$out" ${#run[@]} "$(printf '%s\n' "${run[@]}" | median)"
 	all+=("${run[@]}")
+	mapfile -t run < <(reads_above_of "$out")
+	reads+=("${run[@]}")
 done
-read -r lo hi pct < <(printf '%s\n' "${all[@]}" | median_ci)
-if [ "$lo" = - ]; then
-	interval="too few rounds for an interval (6 at least)"
-else
-	interval="$pct % interval $lo to $hi"
-fi
-printf 'pooled: %d rounds, median %.1f points above the floor, %s, %d rounds above 2\n' \
-	${#all[@]} "$(printf '%s\n' "${all[@]}" | median)" "$interval" \
-	"$(printf '%s\n' "${all[@]}" | above2)"
+pooled pooled "${all[@]}"
+[ ${#reads[@]} -eq 0 ] || pooled "floor + reads, pooled" "${reads[@]}"

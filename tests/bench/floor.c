@@ -4,13 +4,15 @@
  * for, says so on stdout, and waits for SIGINT or SIGTERM. The floor of
  * scripts/bench-http.sh and scripts/bench-pgsql.sh.
  *
- *   floor [--http=socket|syscall|none] [--pgsql=socket|syscall]
- *   (default --http=socket, no PostgreSQL set)
+ *   floor [--http=socket|syscall|none|reads:PORT] [--pgsql=socket|syscall]
+ *   (default --http=socket, no PostgreSQL set; reads:PORT: the socket hooks
+ *   making redscope's reads from user memory on connections to local PORT)
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
@@ -33,7 +35,7 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	struct floor_bpf *skel;
 	sigset_t stop;
-	int err, sig, i, n = 0;
+	int err, sig, i, n = 0, reads_port = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pgsql=socket"))
@@ -46,8 +48,12 @@ int main(int argc, char **argv)
 			http = "floor_http_sys_";
 		else if (!strcmp(argv[i], "--http=none"))
 			http = NULL;
+		else if (starts_with(argv[i], "--http=reads:") &&
+			 (reads_port = atoi(argv[i] + strlen("--http=reads:"))) > 0 &&
+			 reads_port < 65536)
+			http = "floor_http_rd_";
 		else {
-			fprintf(stderr, "usage: floor [--http=socket|syscall|none] "
+			fprintf(stderr, "usage: floor [--http=socket|syscall|none|reads:PORT] "
 					"[--pgsql=socket|syscall]\n");
 			return 2;
 		}
@@ -64,6 +70,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: cannot open: %s\n", strerror(errno));
 		return 1;
 	}
+	skel->rodata->reads_port = reads_port;
 	bpf_object__for_each_program(prog, skel->obj)
 	{
 		const char *name = bpf_program__name(prog);
