@@ -65,6 +65,11 @@ for out in "$@"; do
 		"$out" ${#run[@]} "$(printf '%s\n' "${run[@]}" | median)"
 	all+=("${run[@]}")
 	mapfile -t run < <(reads_above_of "$out")
+	if [ ${#run[@]} -eq 0 ] && grep -q '^round losses (%) reads:' "$out"; then
+		printf 'bench-pool: %s: its "round losses (%%) reads" list and its floor list differ in length\n' \
+			"$out" >&2
+		exit 1
+	fi
 	reads+=("${run[@]}")
 done
 pooled pooled "${all[@]}"

@@ -33,9 +33,26 @@ check_eq "pooled: 20 rounds, median 10, 96 % interval 6 to 15, 18 above 2" \
 	"pooled: 20 rounds, median 10.0 points above the floor, 96 % interval 6.00 to 15.00, 18 rounds above 2" \
 	"$(tail -n1 <<<"$out")"
 
+# Runs with BENCH_READS=1: each round's floor-plus-reads loss minus its floor
+# loss, pooled on a line of its own; a run without them adds nothing there.
+cp "$TMP/a.txt" "$TMP/r1.txt"
+echo "round losses (%) reads:  0.5 1.5 2.5 3.5 4.5 5.5 6.5 7.5 8.5 9.5 " >>"$TMP/r1.txt"
+cp "$TMP/b.txt" "$TMP/r2.txt"
+echo "round losses (%) reads:  3.0 1.0 4.5 3.0 3.0 3.0 3.0 3.0 3.0 3.0 " >>"$TMP/r2.txt"
+out=$("$POOL" "$TMP/r1.txt" "$TMP/r2.txt" "$TMP/a.txt")
+check_eq "reads pooled: 20 rounds (0.5..9.5 and ten of 2), median 2, interval 2 to 4.5 (6th and 15th)" \
+	"floor + reads, pooled: 20 rounds, median 2.0 points above the floor, 96 % interval 2.00 to 4.50, 8 rounds above 2" \
+	"$(tail -n1 <<<"$out")"
+check_eq "redscope pooled over the three runs: 30 rounds" 1 \
+	"$(grep -c '^pooled: 30 rounds' <<<"$out")"
+out=$("$POOL" "$TMP/a.txt" "$TMP/b.txt")
+check_eq "no run with reads: no reads line" 0 "$(grep -c 'reads' <<<"$out")"
+
 bench_output "$TMP/short.txt" "0.0 0.0 " "1.0 "
+cp "$TMP/a.txt" "$TMP/badreads.txt"
+echo "round losses (%) reads:  1.0 2.0 " >>"$TMP/badreads.txt"
 echo "no round losses here" >"$TMP/none.txt"
-for bad in short.txt none.txt missing.txt; do
+for bad in short.txt none.txt missing.txt badreads.txt; do
 	rc=0
 	err=$("$POOL" "$TMP/$bad" 2>&1 >/dev/null) || rc=$?
 	check "$bad: exit 1 with one clear line ($err)" \
