@@ -114,6 +114,24 @@ struct {
 	__type(value, struct pg_hist);
 } pg_stmt SEC(".maps");
 
+/* The (database, service) pairs the series keys number, both ways. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PG_NAMES_MAX);
+	__type(key, struct pg_names);
+	__type(value, __u32);
+} pg_name_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PG_NAMES_MAX);
+	__type(key, __u32);
+	__type(value, struct pg_names);
+} pg_names SEC(".maps");
+
+/* The last id given out. */
+__u32 pg_names_last = 0;
+
 /* Statement hashes whose text userspace has been sent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -180,6 +198,7 @@ struct scratch {
 	struct pg_params sp;
 	struct pg_key key;
 	struct pg_stmt_key skey;
+	struct pg_names names;
 	struct pg_prep_key pkey;
 	struct pg_title title;
 };
@@ -232,6 +251,8 @@ static __always_inline void hist_add(void *map, void *key, __u64 ns)
 	struct zeroes *z;
 	__u32 b;
 
+	if (!key)
+		return;
 	h = bpf_map_lookup_elem(map, key);
 	if (!h) {
 		z = zeroes();
@@ -253,6 +274,8 @@ static __always_inline void count_add(struct pg_key *key)
 {
 	__u64 one = 1, *v;
 
+	if (!key)
+		return;
 	v = bpf_map_lookup_elem(&pg_count, key);
 	if (v) {
 		(*v)++;
@@ -267,15 +290,55 @@ static __always_inline void count_add(struct pg_key *key)
 	}
 }
 
-/* The scratch key for this connection's database and what it counts. */
+/*
+ * The id of c's (database, service) pair, numbered at its first series: once
+ * per session, then kept in c. 0 when every id is taken (the series is then
+ * not counted, and the drop is).
+ */
+static __always_inline __u32 names_id(struct scratch *s, struct pg_conn *c)
+{
+	struct pg_names *slot;
+	__u32 id, *known;
+
+	if (c->names)
+		return c->names;
+	__builtin_memcpy(s->names.database, c->database, sizeof(s->names.database));
+	__builtin_memcpy(s->names.service, c->service, sizeof(s->names.service));
+	known = bpf_map_lookup_elem(&pg_name_ids, &s->names);
+	if (known) {
+		c->names = *known;
+		return c->names;
+	}
+	id = __sync_fetch_and_add(&pg_names_last, 1) + 1;
+	slot = id < PG_NAMES_MAX ? bpf_map_lookup_elem(&pg_names, &id) : 0;
+	if (!slot) {
+		drop(DROP_MAP_FULL);
+		return 0;
+	}
+	/* The names before the id is published: whoever finds the id (a
+	 * series key, userspace) finds them too. */
+	__builtin_memcpy(slot, &s->names, sizeof(*slot));
+	if (bpf_map_update_elem(&pg_name_ids, &s->names, &id, BPF_NOEXIST)) {
+		/* Another CPU numbered the pair first: its id (this one stays unused). */
+		known = bpf_map_lookup_elem(&pg_name_ids, &s->names);
+		if (!known) {
+			drop(DROP_MAP_FULL);
+			return 0;
+		}
+		id = *known;
+	}
+	c->names = id;
+	return id;
+}
+
+/* The scratch key for this connection's database and what it counts, or 0. */
 static __always_inline struct pg_key *conn_key(struct scratch *s, struct pg_conn *c, __u32 kind,
 					       __u32 code)
 {
-	__builtin_memcpy(s->key.database, c->database, sizeof(s->key.database));
-	__builtin_memcpy(s->key.service, c->service, sizeof(s->key.service));
+	s->key.names = names_id(s, c);
 	s->key.kind = kind;
 	s->key.code = code;
-	return &s->key;
+	return s->key.names ? &s->key : 0;
 }
 
 /*
@@ -315,9 +378,9 @@ __noinline int pg_complete(struct scratch *s, struct pg_conn *c, __u32 op, __u32
 		count_add(conn_key(s, c, PG_K_ERROR, sqlstate));
 	if (hash) {
 		s->skey.hash = hash;
-		__builtin_memcpy(s->skey.database, c->database, sizeof(s->skey.database));
-		__builtin_memcpy(s->skey.service, c->service, sizeof(s->skey.service));
-		hist_add(&pg_stmt, &s->skey, dur);
+		s->skey.names = c->names; /* numbered just above, for pg_hist */
+		if (s->skey.names)
+			hist_add(&pg_stmt, &s->skey, dur);
 	}
 	if (c->cyc_stmts < 255)
 		c->cyc_stmts++;
@@ -797,6 +860,7 @@ __noinline int pg_client_first(struct scratch *s, struct pg_conn *c, __u64 buf, 
 			break;
 		c->database[i] = s->text[(from + i) & (PG_TEXT_LEN - 1)];
 	}
+	c->names = 0; /* numbered again at the next series */
 	c->state = PG_S_AUTH;
 	c->in.rem = len > total ? len - total : 0;
 	return 0;
@@ -898,8 +962,10 @@ static __always_inline void title_database(struct scratch *s, struct pg_conn *c)
 		return;
 	/* Enough for a cluster name, a 63-byte user and a 63-byte database. */
 	n = load_text(s, start, end - start < 256 ? end - start : 256);
-	if (n)
+	if (n) {
 		pg_title_database(s->text, n, &s->title, c->database, sizeof(c->database));
+		c->names = 0;
+	}
 }
 
 /* Asks userspace to read this TLS backend's plaintext through uprobes. */

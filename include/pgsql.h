@@ -59,10 +59,20 @@ enum pg_kind {
 	PG_K_DEADLOCK,	  /* pg_count; code 0 */
 };
 
-/* pg_hist and pg_count (per-CPU): one series per database and what it counts. */
-struct pg_key {
+/* A (database, service) pair: the key of pg_name_ids, the value of pg_names. */
+struct pg_names {
 	char database[PG_DB_LEN];
 	char service[PG_SERVICE_LEN];
+};
+
+/* Pairs numbered (ids from 1; pg_names holds each id's pair): the series keys
+ * carry the 4-byte id, which BPF hashes and compares on every statement,
+ * instead of the 80 bytes of names. */
+#define PG_NAMES_MAX 4096
+
+/* pg_hist and pg_count (per-CPU): one series per database and what it counts. */
+struct pg_key {
+	__u32 names; /* id of the (database, service) pair */
 	__u32 kind;
 	__u32 code;
 };
@@ -76,8 +86,8 @@ struct pg_hist {
 /* pg_stmt (per-CPU): latency of one normalized statement. */
 struct pg_stmt_key {
 	__u64 hash; /* of the text with literals taken out (pgsql_parse.h) */
-	char database[PG_DB_LEN];
-	char service[PG_SERVICE_LEN];
+	__u32 names;
+	__u32 pad;
 };
 
 /* pg_servers: a postmaster found by userspace; BPF notes its last accept so
@@ -121,6 +131,7 @@ struct pg_conn {
 	struct pg_pending q[PG_QUEUE];
 	char database[PG_DB_LEN];
 	char service[PG_SERVICE_LEN];
+	__u32 names; /* their id once a series needed it; 0 when they change */
 	__u32 fd;
 	__u32 server; /* postmaster tgid */
 	__u16 bound_op;
@@ -131,7 +142,7 @@ struct pg_conn {
 	__u8 cyc_stmts; /* statements answered since the last ReadyForQuery */
 	__u8 cyc_flags; /* PG_CYC_* since the last ReadyForQuery */
 	__u8 tls;	/* PG_TLS_*: plaintext from the per-backend uprobes, not syscalls */
-	__u8 pad[7];
+	__u8 pad[3];
 };
 
 /* pg_conn.fd of a postmaster's child not yet seen reading a socket (socket hooks) */
@@ -171,9 +182,10 @@ struct pg_event {
 	char text[PG_TEXT_LEN];
 };
 
-_Static_assert(sizeof(struct pg_key) == 88, "pg_key layout");
+_Static_assert(sizeof(struct pg_names) == PG_DB_LEN + PG_SERVICE_LEN, "pg_names layout");
+_Static_assert(sizeof(struct pg_key) == 12, "pg_key layout");
 _Static_assert(sizeof(struct pg_hist) == 8 + 8 * HIST_SLOTS, "pg_hist layout");
-_Static_assert(sizeof(struct pg_stmt_key) == 88, "pg_stmt_key layout");
+_Static_assert(sizeof(struct pg_stmt_key) == 16, "pg_stmt_key layout");
 _Static_assert(sizeof(struct pg_stage) == 16 + PG_STAGE, "pg_stage layout");
 _Static_assert(sizeof(struct pg_pending) == 24, "pg_pending layout");
 _Static_assert(sizeof(struct pg_conn) == 16 + 2 * sizeof(struct pg_stage) + 24 * PG_QUEUE +

@@ -44,6 +44,8 @@
 #define TEXTS_CAP    32768 /* statement hashes named (power of 2) */
 
 static struct pgsql_bpf *skel;
+/* pg_names as read so far, by id (a pair's service, a comm, is never empty). */
+static struct pg_names names_cache[PG_NAMES_MAX];
 static bool socket_hooks; /* else syscall hooks: see bpf/pgsql.bpf.c */
 static struct bpf_link *tp_links[16];
 static size_t nr_tp_links;
@@ -722,6 +724,8 @@ static int start(const struct config *cfg)
 		  bpf_map__max_entries(skel->maps.pg_count));
 	self__map("pg_stmt", bpf_map__fd(skel->maps.pg_stmt),
 		  bpf_map__max_entries(skel->maps.pg_stmt));
+	self__map("pg_name_ids", bpf_map__fd(skel->maps.pg_name_ids),
+		  bpf_map__max_entries(skel->maps.pg_name_ids));
 	self__drops("pgsql", bpf_map__fd(skel->maps.drops), skel->obj);
 	discover();
 	return 0;
@@ -779,20 +783,57 @@ static void stop(void)
 		texts[i].hash = 0;
 	}
 	nr_texts = 0;
+	memset(names_cache, 0, sizeof(names_cache));
 }
 
 /* ---- reading the maps ---------------------------------------------------------------- */
 
+/* A series as rendered: its key with the names its id stands for. */
+struct series {
+	char database[PG_DB_LEN];
+	char service[PG_SERVICE_LEN];
+	__u32 kind;
+	__u32 code;
+};
+
+/*
+ * The names of a pair id found in a series key. BPF writes them before any
+ * key carries the id, and an id is never given to another pair, so each is
+ * read from pg_names once; 0 when it cannot be.
+ */
+static const struct pg_names *names_of(__u32 id)
+{
+	struct pg_names *n = id < PG_NAMES_MAX ? &names_cache[id] : NULL;
+
+	if (!n || (!n->service[0] && bpf_map_lookup_elem(bpf_map__fd(skel->maps.pg_names), &id, n)))
+		return NULL;
+	return n;
+}
+
+/* A series of the pair id: its names into s; false when they are unknown. */
+static bool series_of(__u32 id, __u32 kind, __u32 code, struct series *s)
+{
+	const struct pg_names *n = names_of(id);
+
+	if (!n)
+		return false;
+	memcpy(s->database, n->database, PG_DB_LEN);
+	memcpy(s->service, n->service, PG_SERVICE_LEN);
+	s->kind = kind;
+	s->code = code;
+	return true;
+}
+
 /* One map entry summed over CPUs: a histogram or a counter. */
 struct row {
-	struct pg_key key;
+	struct series key;
 	__u64 hash;	   /* pg_stmt rows: the fingerprint once named */
 	const char *query; /* pg_stmt rows */
 	struct pg_hist h;
 	__u64 value;
 };
 
-static int cmp_key(const struct pg_key *x, const struct pg_key *y)
+static int cmp_key(const struct series *x, const struct series *y)
 {
 	int r = strncmp(x->service, y->service, PG_SERVICE_LEN);
 
@@ -834,6 +875,7 @@ static struct row *read_rows(int fd, bool hist, size_t *count)
 	size_t vsz = hist ? sizeof(struct pg_hist) : sizeof(__u64), n = 0, cap = 0;
 	struct pg_key key, next, *prev = NULL;
 	struct row *rows = NULL;
+	struct series series;
 	char *percpu;
 
 	percpu = calloc(ncpu, vsz);
@@ -842,13 +884,14 @@ static struct row *read_rows(int fd, bool hist, size_t *count)
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, percpu))
+		if (!series_of(key.names, key.kind, key.code, &series) ||
+		    bpf_map_lookup_elem(fd, &key, percpu))
 			continue;
 		rows = grow(rows, n, &cap);
 		if (!rows)
 			break;
 		memset(&rows[n], 0, sizeof(rows[n]));
-		rows[n].key = key;
+		rows[n].key = series;
 		for (c = 0; c < ncpu; c++) {
 			if (hist) {
 				const struct pg_hist *h = (const void *)(percpu + c * vsz);
@@ -886,7 +929,7 @@ struct labels {
 	char database[PG_DB_LEN + 1];
 };
 
-static void key_labels(const struct pg_key *k, struct labels *l)
+static void key_labels(const struct series *k, struct labels *l)
 {
 	memcpy(l->service, k->service, PG_SERVICE_LEN);
 	l->service[PG_SERVICE_LEN] = 0;
@@ -1002,7 +1045,7 @@ static void render_counter(struct prom *p, const struct row *rows, size_t n, __u
 }
 
 struct active {
-	struct pg_key key; /* service and database; kind 0 */
+	struct series key; /* service and database; kind 0 */
 	__u64 n;
 };
 
@@ -1086,6 +1129,7 @@ static void render_statements(struct prom *p)
 	struct pg_hist *percpu;
 	size_t n = 0, cap = 0, m = 0, i;
 	struct stmt_text *t;
+	struct series series;
 	struct labels l;
 	char fp[20];
 
@@ -1096,14 +1140,14 @@ static void render_statements(struct prom *p)
 		key = next;
 		prev = &key;
 		t = text_slot(key.hash);
-		if (!t || t->hash != key.hash || bpf_map_lookup_elem(fd, &key, percpu))
+		if (!t || t->hash != key.hash || !series_of(key.names, 0, 0, &series) ||
+		    bpf_map_lookup_elem(fd, &key, percpu))
 			continue; /* not named (yet): no statement row */
 		rows = grow(rows, n, &cap);
 		if (!rows)
 			break;
 		memset(&rows[n], 0, sizeof(rows[n]));
-		memcpy(rows[n].key.service, key.service, PG_SERVICE_LEN);
-		memcpy(rows[n].key.database, key.database, PG_DB_LEN);
+		rows[n].key = series;
 		rows[n].hash = t->fingerprint;
 		rows[n].query = t->query;
 		for (c = 0; c < ncpu; c++)

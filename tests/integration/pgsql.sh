@@ -555,6 +555,12 @@ if out=$(promtool check metrics <"$PG_TMP/final.prom" 2>&1); then
 else
 	nok "promtool check metrics: $(head -5 <<<"$out" | tr '\n' ';')"
 fi
+# Each (service, database) pair with a series was numbered once, whichever
+# server (this one or another on the host) it came from, and none without one.
+pairs=$(grep -E '^db_' "$PG_TMP/final.prom" | grep -v '^db_connections_active' |
+	sed -n 's/.*service="\([^"]*\)".*database="\([^"]*\)".*/\1 \2/p' | sort -u | wc -l)
+expect "pg_name_ids: one id for each (service, database) pair in the db_* series" "$pairs" \
+	"$(sed -n 's/^redscope_map_entries{map="pg_name_ids"} //p' "$PG_TMP/final.prom")"
 # Not asserted: the agent also sees any other PostgreSQL on the host.
 log "pgsql drops over the run (nonzero reasons): $(grep '^redscope_events_dropped_total{collector="pgsql"' "$PG_TMP/final.prom" | grep -v ' 0$' | tr '\n' ' ')"
 if grep -q -E 'level=(error|warn)' "$AGENT_LOG"; then
