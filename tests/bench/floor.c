@@ -91,7 +91,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "floor: cannot attach: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	printf("floor: %d empty programs attached\n", n);
+	if (reads_port)
+		printf("floor: %d programs attached, reading user memory on port %d\n", n,
+		       reads_port);
+	else
+		printf("floor: %d empty programs attached\n", n);
 	fflush(stdout);
 	if (sigwait(&stop, &sig))
 		err = -EINTR;
