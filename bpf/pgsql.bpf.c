@@ -13,6 +13,9 @@
  * sched_process_exit       the backend is gone: forget it
  * USDT lock__wait__*,      lock waits and deadlocks, rare events: attached by
  * deadlock__found          userspace to each server binary it finds
+ * uprobes be_tls_read,     the plaintext of TLS sessions, whose wire bytes are
+ * be_tls_write             encrypted: attached with the USDT probes; only TLS
+ *                          sessions call them
  *
  * PostgreSQL calls recv() and send() on its client socket, which are the
  * recvfrom and sendto syscalls. They are seen on one of two sets of hooks
@@ -76,7 +79,7 @@ struct {
  * it adopts. */
 __u64 pg_backends[TGID_BITS_WORDS];
 
-/* The buffer of a secure_read/secure_write in flight, by thread. */
+/* The buffer of a be_tls_read/be_tls_write in flight, by thread. */
 struct pg_args {
 	__u64 buf;
 	__u32 fd;
@@ -145,7 +148,7 @@ struct {
 	__uint(max_entries, 1 << 20);
 } pg_events SEC(".maps");
 
-/* secure_read/secure_write on TLS backends: their uretprobes see no arguments. */
+/* be_tls_read/be_tls_write's buffer, for their uretprobes (which see no arguments). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -968,24 +971,8 @@ static __always_inline void title_database(struct scratch *s, struct pg_conn *c)
 	}
 }
 
-/* Asks userspace to read this TLS backend's plaintext through uprobes. */
-static __always_inline void want_tls(__u32 tgid)
-{
-	struct pg_event *ev;
-
-	ev = bpf_ringbuf_reserve(&pg_events, sizeof(*ev), 0);
-	if (!ev) {
-		drop(DROP_RINGBUF_FULL);
-		return;
-	}
-	ev->kind = PG_EV_TLS;
-	ev->arg = tgid;
-	ev->len = 0;
-	bpf_ringbuf_submit(ev, 0);
-}
-
 /* ret (> 0) bytes of backend tgid's client stream (dir) at user address buf:
- * from recv/send on fd, or for TLS (fd -1) from secure_read/secure_write; now:
+ * from recv/send on fd, or for TLS (fd -1) from be_tls_read/be_tls_write; now:
  * their time if known (see tcp_now), else 0. */
 static __always_inline int on_data(struct pg_conn *c, __u32 tgid, long ret, __s64 fd, __u64 buf,
 				   __u32 dir, __u32 tls, __u64 now)
@@ -1008,15 +995,14 @@ static __always_inline int on_data(struct pg_conn *c, __u32 tgid, long ret, __s6
 	case PG_S_SSL_ASKED: /* the server's one-byte answer */
 		if (dir != DIR_OUT || bpf_probe_read_user(&answer, 1, (void *)buf))
 			return 0;
-		if (answer == 'S') {
+		if (answer == 'S') { /* from here on, the uprobes read it */
 			c->state = PG_S_TLS;
 			c->tls = PG_TLS_WHOLE;
-			want_tls(tgid);
 		} else {
 			c->state = answer == 'N' ? PG_S_STARTUP : PG_S_LOST;
 		}
 		return 0;
-	case PG_S_TLS: /* the startup packet, unless the uprobes came too late */
+	case PG_S_TLS: /* the startup packet, unless the uprobes were attached after it */
 		if (dir == DIR_IN && pg_client_first(s, c, buf, ret) == 0 && c->state != PG_S_TLS)
 			return 0;
 		c->state = PG_S_READY;
@@ -1130,7 +1116,7 @@ int BPF_PROG(pgsql_sock_send, struct sock *sk, int ret, int flags)
 	return on_sock_io(sk, ret, flags, DIR_OUT);
 }
 
-/* ---- TLS backends: uprobes attached to that backend only ------------------------- */
+/* ---- TLS sessions: uprobes on the server binary's be_tls_read/be_tls_write -------- */
 
 static __always_inline int tls_enter(__u64 buf)
 {
@@ -1161,7 +1147,7 @@ static __always_inline int tls_exit(long ret, __u32 dir)
 	return c ? on_data(c, tgid, ret, -1, a->buf, dir, 1, 0) : 0;
 }
 
-/* ssize_t secure_read(Port *port, void *ptr, size_t len) */
+/* ssize_t be_tls_read(Port *port, void *ptr, size_t len, int *waitfor) */
 SEC("uprobe")
 int BPF_KPROBE(pgsql_tls_read, void *port, void *ptr)
 {
@@ -1174,7 +1160,7 @@ int BPF_KRETPROBE(pgsql_tls_read_ret, long ret)
 	return tls_exit(ret, DIR_IN);
 }
 
-/* ssize_t secure_write(Port *port, void *ptr, size_t len) */
+/* ssize_t be_tls_write(Port *port, void *ptr, size_t len, int *waitfor) */
 SEC("uprobe")
 int BPF_KPROBE(pgsql_tls_write, void *port, void *ptr)
 {

@@ -12,7 +12,7 @@ enum drop_reason {
 	DROP_QUEUE_FULL,   /* too many pipelined requests waiting on one connection */
 	DROP_RINGBUF_FULL, /* ring buffer reserve failed */
 	DROP_DESYNC,	 /* a byte stream stopped making sense; parsing resumes at the next read */
-	DROP_TLS_MISSED, /* a TLS session ended before its uprobes could be attached */
+	DROP_TLS_MISSED, /* a TLS session began before its uprobes were attached */
 	/* Counted by the kernel, never by our programs: runs of a collector's
 	 * programs it skipped because the same program was already running on
 	 * that CPU (a tracepoint hit again from an interrupt), read from each

@@ -102,7 +102,7 @@ enum pg_state {
 	PG_S_SSL_ASKED,	  /* SSLRequest/GSSENCRequest sent: one byte 'S'/'N' answers it */
 	PG_S_AUTH,	  /* startup seen; ready at the first ReadyForQuery */
 	PG_S_READY,	  /* a session: queries are measured */
-	PG_S_TLS,	  /* encrypted: read through uprobes on secure_read/secure_write */
+	PG_S_TLS,	  /* encrypted: read through uprobes on be_tls_read/be_tls_write */
 	PG_S_LOST,	  /* the stream made no sense: wait for a message boundary */
 };
 
@@ -172,13 +172,12 @@ struct pg_prep {
 enum pg_event_kind {
 	PG_EV_TEXT = 1, /* a statement hash seen for the first time, with its text:
 			 * userspace normalizes it (libpg_query) and keeps only that */
-	PG_EV_TLS,	/* backend arg switched to TLS: attach its secure_read/write uprobes */
 };
 
 struct pg_event {
 	__u32 kind;
 	__u32 len; /* of text */
-	__u64 arg; /* PG_EV_TEXT: the hash; PG_EV_TLS: the backend's tgid */
+	__u64 arg; /* PG_EV_TEXT: the hash */
 	char text[PG_TEXT_LEN];
 };
 

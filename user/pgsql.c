@@ -13,7 +13,6 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,8 +22,6 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <pg_query.h>
 
 #include "collector.h"
@@ -69,48 +66,32 @@ static const struct {
     {"deadlock__found", "pgsql_deadlock"},
 };
 
-/* A server binary the USDT programs are attached to. */
-struct binary {
-	dev_t dev;
-	ino_t ino;
-	struct bpf_link *links[NR_USDT];
-};
-static struct binary binaries[MAX_BINARIES];
-static size_t nr_binaries;
-static unsigned usdt_attached[NR_USDT]; /* binaries each probe is attached to */
-
-/* A TLS backend whose plaintext is read through uprobes on its own process. */
-#define MAX_TLS	  256
+/* Where PostgreSQL holds a TLS session's plaintext: the functions that
+ * decrypt what it reads and encrypt what it writes. Only TLS sessions call
+ * them, so plaintext sessions never hit these uprobes. */
 #define NR_TLS_UP 4
 static const struct {
 	const char *func;
 	const char *prog;
 	bool ret;
 } tls_probes[NR_TLS_UP] = {
-    {"secure_read", "pgsql_tls_read", false},
-    {"secure_read", "pgsql_tls_read_ret", true},
-    {"secure_write", "pgsql_tls_write", false},
-    {"secure_write", "pgsql_tls_write_ret", true},
+    {"be_tls_read", "pgsql_tls_read", false},
+    {"be_tls_read", "pgsql_tls_read_ret", true},
+    {"be_tls_write", "pgsql_tls_write", false},
+    {"be_tls_write", "pgsql_tls_write_ret", true},
 };
-struct tls_backend {
-	int pid;    /* 0: free */
-	bool ready; /* attached; false while the events thread attaches */
-	struct bpf_link *links[NR_TLS_UP];
-};
-/* The events thread attaches, the main thread's tick detaches. */
-static struct tls_backend tls[MAX_TLS];
-static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* File offsets of secure_read and secure_write in one server binary: found
- * once, since libbpf would parse the ELF again for every backend. */
-struct tls_offsets {
+/* A server binary the USDT and TLS programs are attached to. */
+struct binary {
 	dev_t dev;
 	ino_t ino;
-	size_t read, write;
+	struct bpf_link *links[NR_USDT];
+	struct bpf_link *tls_links[NR_TLS_UP];
 };
-static struct tls_offsets tls_offs[MAX_BINARIES];
-static size_t nr_tls_offs;
-
+static struct binary binaries[MAX_BINARIES];
+static size_t nr_binaries;
+static unsigned usdt_attached[NR_USDT];	 /* binaries each probe is attached to */
+static unsigned tls_attached[NR_TLS_UP]; /* the same for the TLS uprobes */
 /* Statement hash (BPF) -> fingerprint and literal-free text (libpg_query). */
 struct stmt_text {
 	__u64 hash; /* 0: free slot */
@@ -180,176 +161,6 @@ static void on_text(const struct pg_event *ev)
 	pthread_mutex_unlock(&lock);
 }
 
-/* The file offset of the function name in the ELF file at path, or 0. */
-static size_t elf_func_offset(Elf *elf, const char *name)
-{
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	GElf_Sym sym;
-	GElf_Phdr ph;
-	size_t i, nph, n;
-	const char *sname;
-	Elf_Data *data;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
-			continue;
-		data = elf_getdata(scn, NULL);
-		n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
-		for (i = 0; data && i < n; i++) {
-			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    !sym.st_value)
-				continue;
-			sname = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!sname || strcmp(sname, name))
-				continue;
-			if (elf_getphdrnum(elf, &nph))
-				return 0;
-			for (i = 0; i < nph; i++) {
-				if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD &&
-				    (ph.p_flags & PF_X) && sym.st_value >= ph.p_vaddr &&
-				    sym.st_value < ph.p_vaddr + ph.p_memsz)
-					return sym.st_value - ph.p_vaddr + ph.p_offset;
-			}
-			return 0;
-		}
-	}
-	return 0;
-}
-
-static const struct tls_offsets *tls_offsets_of(const char *exe)
-{
-	struct tls_offsets *o;
-	struct stat st;
-	Elf *elf;
-	size_t i;
-	int fd;
-
-	if (stat(exe, &st))
-		return NULL;
-	for (i = 0; i < nr_tls_offs; i++)
-		if (tls_offs[i].dev == st.st_dev && tls_offs[i].ino == st.st_ino)
-			return &tls_offs[i];
-	if (nr_tls_offs == MAX_BINARIES)
-		return NULL;
-	fd = open(exe, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	o = &tls_offs[nr_tls_offs];
-	o->dev = st.st_dev;
-	o->ino = st.st_ino;
-	o->read = elf ? elf_func_offset(elf, "secure_read") : 0;
-	o->write = elf ? elf_func_offset(elf, "secure_write") : 0;
-	elf_end(elf);
-	close(fd);
-	nr_tls_offs++;
-	return o;
-}
-
-/* A backend switched to TLS: read its plaintext where PostgreSQL has it, in
- * secure_read/secure_write, with uprobes on that process alone (other
- * backends pay nothing: the kernel puts the breakpoint in this one only). The
- * race is against the client's startup packet, a TLS handshake away: nothing
- * slow (a detach takes ~70 ms) happens here. */
-static void tls_attach(int pid)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	struct bpf_link *links[NR_TLS_UP] = {};
-	const struct tls_offsets *offs;
-	struct tls_backend *t = NULL;
-	struct bpf_program *prog;
-	size_t off;
-	char exe[64];
-	int i, err;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	offs = tls_offsets_of(exe);
-	/* A session that escapes its uprobes is counted as a drop by the BPF
-	 * side when its backend exits. */
-	if (!offs && kill(pid, 0) && errno == ESRCH)
-		return;
-	if (!offs || !offs->read || !offs->write) {
-		log_warn(
-		    "pgsql: backend %d uses TLS but its binary has no secure_read/secure_write "
-		    "symbols: its queries are not measured",
-		    pid);
-		return;
-	}
-
-	pthread_mutex_lock(&tls_lock);
-	for (i = 0; i < MAX_TLS && !t; i++)
-		if (!tls[i].pid)
-			t = &tls[i];
-	if (t)
-		t->pid = pid;
-	pthread_mutex_unlock(&tls_lock);
-	if (!t) {
-		log_warn("pgsql: more than %d TLS backends at once: backend %d not measured",
-			 MAX_TLS, pid);
-		return;
-	}
-	for (i = 0; i < NR_TLS_UP; i++) {
-		prog = bpf_object__find_program_by_name(skel->obj, tls_probes[i].prog);
-		off = !strcmp(tls_probes[i].func, "secure_read") ? offs->read : offs->write;
-		opts.retprobe = tls_probes[i].ret;
-		links[i] =
-		    prog ? bpf_program__attach_uprobe_opts(prog, pid, exe, off, &opts) : NULL;
-		if (links[i]) {
-			self__program("pgsql", tls_probes[i].prog, true, false, NULL);
-			continue;
-		}
-		err = errno;
-		if (err != ESRCH && err != ENOENT) { /* else: the session is already over */
-			log_warn("pgsql: backend %d uses TLS and its %s cannot be probed (%s): its "
-				 "queries are not measured",
-				 pid, tls_probes[i].func, strerror(err));
-			self__program("pgsql", tls_probes[i].prog, false, false, strerror(err));
-		}
-		break;
-	}
-	pthread_mutex_lock(&tls_lock);
-	memcpy(t->links, links, sizeof(links));
-	t->ready = true; /* the tick detaches it once the backend is gone */
-	pthread_mutex_unlock(&tls_lock);
-	log_debug("pgsql: backend %d uses TLS: reading it through secure_read/secure_write", pid);
-}
-
-/*
- * Detaches the uprobes of TLS backends that are gone, all at once. Rarely: an
- * unregistering uprobe holds up every attach in the kernel for ~70 ms, and a
- * new TLS session must not wait. A dead backend's uprobes cost nothing (they
- * are bound to that task, not to its pid number).
- */
-static void tls_reap(bool all)
-{
-	struct bpf_link *gone[MAX_TLS * NR_TLS_UP];
-	static unsigned ticks;
-	size_t n = 0, used = 0, i, j;
-
-	pthread_mutex_lock(&tls_lock);
-	for (i = 0; i < MAX_TLS; i++)
-		used += tls[i].pid != 0;
-	if (!all && used < MAX_TLS / 2 && ++ticks % 60) {
-		pthread_mutex_unlock(&tls_lock);
-		return;
-	}
-	for (i = 0; i < MAX_TLS; i++) {
-		if (!tls[i].pid || !tls[i].ready)
-			continue;
-		if (!all && !(kill(tls[i].pid, 0) && errno == ESRCH))
-			continue;
-		for (j = 0; j < NR_TLS_UP; j++)
-			if (tls[i].links[j])
-				gone[n++] = tls[i].links[j];
-		memset(&tls[i], 0, sizeof(tls[i]));
-	}
-	pthread_mutex_unlock(&tls_lock);
-	links__destroy(gone, n);
-}
-
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct pg_event *ev = data;
@@ -359,13 +170,11 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (ev->kind == PG_EV_TEXT && size >= sizeof(*ev))
 		on_text(ev);
-	else if (ev->kind == PG_EV_TLS)
-		tls_attach((int)ev->arg);
 	return 0;
 }
 
-/* Events are taken at once, not at the next tick: a TLS backend's uprobes
- * must be in place before its client's first query. */
+/* Statement texts are taken as they come, not at the next tick: a scrape
+ * then names every statement the BPF side saw before it. */
 static void *events_main(void *arg)
 {
 	(void)arg;
@@ -467,6 +276,41 @@ static int backend_socket(int pid)
 	return found == 1 ? fd : -1;
 }
 
+/*
+ * The TLS uprobes, on every process running the binary (the kernel puts the
+ * breakpoints in the binary's pages as each process maps them): in place
+ * before the server's first TLS session, so each one is read whole, from its
+ * startup packet on. A binary built without OpenSSL has no be_tls_read: its
+ * TLS sessions (none, then) are not read, and /health/detailed says so.
+ */
+static void attach_tls(struct binary *b, const char *exe, int pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_program *prog;
+	char probe_err[160];
+	size_t i;
+
+	for (i = 0; i < NR_TLS_UP; i++) {
+		prog = bpf_object__find_program_by_name(skel->obj, tls_probes[i].prog);
+		if (!prog)
+			continue;
+		opts.func_name = tls_probes[i].func;
+		opts.retprobe = tls_probes[i].ret;
+		b->tls_links[i] = bpf_program__attach_uprobe_opts(prog, -1, exe, 0, &opts);
+		if (!b->tls_links[i]) {
+			snprintf(probe_err, sizeof(probe_err),
+				 "server binary of pid %d: no uprobe on %s (%s)", pid,
+				 tls_probes[i].func, strerror(errno));
+			log_warn("pgsql: %s: TLS sessions are not measured there", probe_err);
+			if (!tls_attached[i])
+				self__program("pgsql", tls_probes[i].prog, false, false, probe_err);
+			continue;
+		}
+		tls_attached[i]++;
+		self__program("pgsql", tls_probes[i].prog, true, false, NULL);
+	}
+}
+
 static void attach_usdt(int pid)
 {
 	char exe[64], probe_err[128];
@@ -506,7 +350,7 @@ static void attach_usdt(int pid)
 		usdt_attached[i]++;
 		self__program("pgsql", usdt_probes[i].prog, true, false, NULL);
 	}
-	log_info("pgsql: PostgreSQL server pid %d found", pid);
+	attach_tls(b, exe, pid);
 }
 
 /* A backend that was connected before its server was known: track it from
@@ -629,10 +473,13 @@ static void discover(void)
 			is_server = !has_pg_title(ppid, title, sizeof(title)) &&
 				    !proc_stat(ppid, &sppid, scomm, sizeof(scomm));
 			if (is_server) {
-				/* Before the fork hook can know the server. */
+				/* Before the fork hook can know the server, so that
+				 * every backend it follows is read whole (TLS ones
+				 * too). Once per binary. */
 				attach_tracepoints();
+				attach_usdt(ppid);
 				if (bpf_map_update_elem(sfd, &key, &fresh, BPF_NOEXIST) == 0)
-					attach_usdt(ppid);
+					log_info("pgsql: PostgreSQL server pid %d found", ppid);
 			}
 		}
 		if (is_server)
@@ -700,7 +547,7 @@ static int start(const struct config *cfg)
 			      "no PostgreSQL server found yet");
 	for (i = 0; i < NR_TLS_UP; i++)
 		self__program("pgsql", tls_probes[i].prog, false, false,
-			      "no TLS connection seen yet");
+			      "no PostgreSQL server found yet");
 
 	events_rb = ring_buffer__new(bpf_map__fd(skel->maps.pg_events), on_event, NULL, NULL);
 	if (!events_rb) {
@@ -741,7 +588,6 @@ static void tick(void)
 	if (!skel)
 		return;
 	discover();
-	tls_reap(false);
 }
 
 static void stop(void)
@@ -754,16 +600,22 @@ static void stop(void)
 		pthread_join(events_thread, NULL);
 	}
 	/* All at once: each detach waits for the kernel (links.h). */
-	all = calloc(MAX_BINARIES * NR_USDT + nr_tp_links, sizeof(*all));
-	tls_reap(true);
+	all = calloc(MAX_BINARIES * (NR_USDT + NR_TLS_UP) + nr_tp_links, sizeof(*all));
 	for (i = 0; i < nr_binaries; i++) {
 		for (j = 0; j < NR_USDT; j++)
 			if (all && binaries[i].links[j])
 				all[n++] = binaries[i].links[j];
 			else
 				bpf_link__destroy(binaries[i].links[j]);
+		for (j = 0; j < NR_TLS_UP; j++)
+			if (all && binaries[i].tls_links[j])
+				all[n++] = binaries[i].tls_links[j];
+			else
+				bpf_link__destroy(binaries[i].tls_links[j]);
 		memset(&binaries[i], 0, sizeof(binaries[i]));
 	}
+	memset(usdt_attached, 0, sizeof(usdt_attached));
+	memset(tls_attached, 0, sizeof(tls_attached));
 	for (i = 0; i < nr_tp_links; i++)
 		if (all)
 			all[n++] = tp_links[i];
