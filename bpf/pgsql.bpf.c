@@ -1120,8 +1120,21 @@ int BPF_PROG(pgsql_sock_send, struct sock *sk, int ret, int flags)
 
 static __always_inline int tls_enter(__u64 buf)
 {
+	struct pg_conn *c;
 	struct pg_args *a;
+	__u32 tgid;
 
+	c = current_backend(1, &tgid);
+	if (!c)
+		return 0;
+	/* Only TLS sessions call be_tls_*: a backend followed as plaintext (one
+	 * adopted from /proc, whose TLS began before its server was found) is
+	 * read here from now on, and its encrypted socket bytes no longer. */
+	if (!c->tls) {
+		c->tls = PG_TLS_PARTIAL;
+		if (c->state != PG_S_READY)
+			c->state = PG_S_TLS;
+	}
 	a = bpf_task_storage_get(&pg_tls_args, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!a) {

@@ -84,14 +84,15 @@ agent_by_op() { "$PY" "$PG_TMP/prom.py" ops "$S0" "$S1" "$1"; }
 # session_open NAME DB: starts psql (TCP, plaintext) reading from a fifo; the
 # fd is kept in SESS_FD[NAME], the output goes to $PG_TMP/NAME.out.
 declare -A SESS_FD SESS_PID
+# session_open NAME DB [SSLMODE]: a psql session over TCP (plain by default).
 session_open() {
-	local name=$1 db=$2 fifo=$PG_TMP/$1.fifo fd
+	local name=$1 db=$2 sslmode=${3:-$PGSSLMODE} fifo=$PG_TMP/$1.fifo fd
 	mkfifo "$fifo"
 	# The child must not inherit the other sessions' write ends, or closing
 	# one of them would never give its psql end-of-file.
 	(
 		for f in "${SESS_FD[@]}"; do exec {f}>&-; done
-		exec psql -X -q -A -t -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$db"
+		PGSSLMODE=$sslmode exec psql -X -q -A -t -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$db"
 	) <"$fifo" >"$PG_TMP/$name.out" 2>&1 &
 	SESS_PID[$name]=$!
 	exec {fd}>"$fifo"
@@ -180,18 +181,29 @@ agent_stop
 # --- From here on, an agent started after the server (the usual case) -------
 # A session already connected before the agent starts is adopted at its next
 # message, its database taken from the backend's title (README).
+# A TLS one too: it is seen to be TLS at its first be_tls_read.
+psql_sock postgres -c "create database rsit_late_tls"
 session_open adopt rsit_late
-wait_for 10 sql_is "select count(*) from pg_stat_activity where datname = 'rsit_late' and application_name = 'rsit'" 1 ||
-	log "the early session never connected"
+session_open adopt_tls rsit_late_tls require
+wait_for 10 sql_is "select count(*) from pg_stat_activity where datname like 'rsit_late%' and application_name = 'rsit'" 2 ||
+	log "the early sessions never connected"
 # Every statement shape gets its line: with the default top 50 by total time,
 # the quick literal statements checked below can rank out behind pgbench's.
 agent_start --pgsql.max-statements 10000
 before
 session_send adopt "SELECT 1; SELECT 2; SELECT 'adopted';"
+session_send adopt_tls "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid(); SELECT 'adopted_tls';"
 wait_for 10 file_has "$PG_TMP/adopt.out" adopted || log "the early session did not answer"
+wait_for 10 file_has "$PG_TMP/adopt_tls.out" adopted_tls || log "the early TLS session did not answer"
+session_close adopt_tls
+sleep 0.3 # its backend's exit
 after
 expect "session opened before the agent started: SELECT delta for its 3 statements" 3 \
 	"$(delta db_queries_total database=rsit_late operation=SELECT status=ok)"
+expect "TLS session opened before the agent started (ssl=$(head -1 "$PG_TMP/adopt_tls.out")): SELECT delta for its 2 statements" 2 \
+	"$(delta db_queries_total database=rsit_late_tls operation=SELECT status=ok)"
+expect "TLS session opened before the agent started: one tls_missed at its end" 1 \
+	"$(delta redscope_events_dropped_total collector=pgsql reason=tls_missed)"
 session_close adopt
 before # baseline for the label check at the end
 
