@@ -382,6 +382,7 @@ __noinline int pg_complete(struct scratch *s, struct pg_conn *c, __u32 op, __u32
 	if (hash) {
 		s->skey.hash = hash;
 		s->skey.names = c->names; /* numbered just above, for pg_hist */
+		s->skey.pad = 0;
 		if (s->skey.names)
 			hist_add(&pg_stmt, &s->skey, dur);
 	}
