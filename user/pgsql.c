@@ -276,6 +276,43 @@ static int backend_socket(int pid)
 	return found == 1 ? fd : -1;
 }
 
+/* The outcome of one per-binary attach: a program attached to any binary is
+ * reported attached; one attached nowhere, with the first reason. */
+static void binary_attached(const char *prog, struct bpf_link *link, unsigned *attached,
+			    const char *err)
+{
+	if (link) {
+		(*attached)++;
+		self__program("pgsql", prog, true, false, NULL);
+	} else if (!*attached) {
+		self__program("pgsql", prog, false, false, err);
+	}
+}
+
+/* The USDT probes for lock waits and deadlocks. */
+static void attach_usdt(struct binary *b, const char *exe, int pid)
+{
+	struct bpf_program *prog;
+	char probe_err[128] = "";
+	size_t i;
+
+	for (i = 0; i < NR_USDT; i++) {
+		prog = bpf_object__find_program_by_name(skel->obj, usdt_probes[i].prog);
+		if (!prog)
+			continue;
+		b->links[i] = bpf_program__attach_usdt(prog, -1, exe, "postgresql",
+						       usdt_probes[i].probe, NULL);
+		if (!b->links[i]) {
+			snprintf(probe_err, sizeof(probe_err),
+				 "server binary of pid %d has no USDT probe postgresql:%s (%s)",
+				 pid, usdt_probes[i].probe, strerror(errno));
+			log_warn("pgsql: %s: lock waits and deadlocks are not measured there",
+				 probe_err);
+		}
+		binary_attached(usdt_probes[i].prog, b->links[i], &usdt_attached[i], probe_err);
+	}
+}
+
 /*
  * The TLS uprobes, on every process running the binary (the kernel puts the
  * breakpoints in the binary's pages as each process maps them): in place
@@ -287,7 +324,7 @@ static void attach_tls(struct binary *b, const char *exe, int pid)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
 	struct bpf_program *prog;
-	char probe_err[160];
+	char probe_err[160] = "";
 	size_t i;
 
 	for (i = 0; i < NR_TLS_UP; i++) {
@@ -302,21 +339,17 @@ static void attach_tls(struct binary *b, const char *exe, int pid)
 				 "server binary of pid %d: no uprobe on %s (%s)", pid,
 				 tls_probes[i].func, strerror(errno));
 			log_warn("pgsql: %s: TLS sessions are not measured there", probe_err);
-			if (!tls_attached[i])
-				self__program("pgsql", tls_probes[i].prog, false, false, probe_err);
-			continue;
 		}
-		tls_attached[i]++;
-		self__program("pgsql", tls_probes[i].prog, true, false, NULL);
+		binary_attached(tls_probes[i].prog, b->tls_links[i], &tls_attached[i], probe_err);
 	}
 }
 
-static void attach_usdt(int pid)
+/* The per-binary programs (USDT and TLS), once for each server binary. */
+static void attach_binary(int pid)
 {
-	char exe[64], probe_err[128];
-	struct bpf_program *prog;
 	struct binary *b;
 	struct stat st;
+	char exe[64];
 	size_t i;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
@@ -330,26 +363,7 @@ static void attach_usdt(int pid)
 	b = &binaries[nr_binaries++];
 	b->dev = st.st_dev;
 	b->ino = st.st_ino;
-	for (i = 0; i < NR_USDT; i++) {
-		prog = bpf_object__find_program_by_name(skel->obj, usdt_probes[i].prog);
-		if (!prog)
-			continue;
-		b->links[i] = bpf_program__attach_usdt(prog, -1, exe, "postgresql",
-						       usdt_probes[i].probe, NULL);
-		if (!b->links[i]) {
-			snprintf(probe_err, sizeof(probe_err),
-				 "server binary of pid %d has no USDT probe postgresql:%s (%s)",
-				 pid, usdt_probes[i].probe, strerror(errno));
-			log_warn("pgsql: %s: lock waits and deadlocks are not measured there",
-				 probe_err);
-			if (!usdt_attached[i])
-				self__program("pgsql", usdt_probes[i].prog, false, false,
-					      probe_err);
-			continue;
-		}
-		usdt_attached[i]++;
-		self__program("pgsql", usdt_probes[i].prog, true, false, NULL);
-	}
+	attach_usdt(b, exe, pid);
 	attach_tls(b, exe, pid);
 }
 
@@ -390,10 +404,8 @@ struct pg_proc {
 	char title[256];
 };
 
-/* One pass over /proc: servers (the parents of "postgres: " processes) into
- * pg_servers, USDT onto their binaries, and their unknown backends adopted. */
-/* A program of the hooks in use that attach_tracepoints() attaches (USDT
- * probes and uprobes are attached per server binary and TLS backend). */
+/* A program of the hooks in use that attach_tracepoints() attaches (the USDT
+ * probes and TLS uprobes are attached per server binary). */
 static bool is_tracepoint(struct bpf_program *prog)
 {
 	const char *sec = bpf_program__section_name(prog);
@@ -428,6 +440,9 @@ static void attach_tracepoints(void)
 	log_info("pgsql: %zu programs attached", nr_tp_links);
 }
 
+/* One pass over /proc: servers (the parents of "postgres: " processes) into
+ * pg_servers, the USDT probes and TLS uprobes onto their binaries, and their
+ * unknown backends adopted. */
 static void discover(void)
 {
 	int sfd = bpf_map__fd(skel->maps.pg_servers), pid, ppid, sppid;
@@ -477,7 +492,7 @@ static void discover(void)
 				 * every backend it follows is read whole (TLS ones
 				 * too). Once per binary. */
 				attach_tracepoints();
-				attach_usdt(ppid);
+				attach_binary(ppid);
 				if (bpf_map_update_elem(sfd, &key, &fresh, BPF_NOEXIST) == 0)
 					log_info("pgsql: PostgreSQL server pid %d found", ppid);
 			}
