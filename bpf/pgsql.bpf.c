@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * PostgreSQL server metrics from the wire protocol, read on the backend's own
- * syscalls: no uprobe on the per-query path.
+ * syscalls: no uprobe on a plaintext session's per-query path (TLS sessions
+ * are read through uprobes, below).
  *
  * sched_process_fork       a postmaster (pg_servers, found by userspace) forks
  *                          a backend: track it (pg_conns, keyed by its tgid)
@@ -82,8 +83,8 @@ __u64 pg_backends[TGID_BITS_WORDS];
 /* The buffer of a be_tls_read/be_tls_write in flight, by thread. */
 struct pg_args {
 	__u64 buf;
-	__u32 fd;
 	__u32 active;
+	__u32 pad;
 };
 
 struct {
